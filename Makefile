@@ -1,0 +1,35 @@
+# Wraps CMake: `make demo` builds and runs the examples, `make test` every test.
+BUILD    ?= build
+SANBUILD ?= build-sanitize
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE    ?= cmake
+
+.PHONY: all build demo test test-sanitize install clean
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(CMAKE) --build $(BUILD) --target demo
+
+test: build
+	$(BUILD)/nabla_tests
+
+$(SANBUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(SANBUILD) -DCMAKE_BUILD_TYPE=Debug -DNB_SANITIZE=ON -DNB_BUILD_EXAMPLES=OFF
+
+test-sanitize: $(SANBUILD)/CMakeCache.txt
+	$(CMAKE) --build $(SANBUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(SANBUILD)/nabla_tests
+
+install: build
+	$(CMAKE) --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
+
+clean:
+	rm -rf $(BUILD) $(SANBUILD)

@@ -1,0 +1,51 @@
+/* matmul: a[..., M, K] x b[..., K, N] -> [..., M, N] with equal batch
+ * dimensions (the ops layer promotes 1-D operands and broadcasts batches). */
+#include <string.h>
+
+#include "../internal.h"
+
+static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *a = src[0], *b = src[1];
+  char            sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
+  if (a->dtype != b->dtype)
+    return nb__fail(NB_ERR_DTYPE, "%s: dtype mismatch %s and %s", api, nb__dtype_name(a->dtype),
+                    nb__dtype_name(b->dtype));
+  int r = a->rank;
+  if (r < 2 || b->rank != r || a->shape[r - 1] != b->shape[r - 2] ||
+      (r > 2 && memcmp(a->shape, b->shape, (size_t)(r - 2) * sizeof *a->shape)))
+    return nb__fail(NB_ERR_SHAPE, "%s: shapes %s and %s do not fit", api,
+                    nb__shape_str(sa, a->rank, a->shape), nb__shape_str(sb, b->rank, b->shape));
+  out->rank = (uint8_t)r;
+  memcpy(out->shape, a->shape, sizeof out->shape);
+  out->shape[r - 1] = b->shape[r - 1];
+  out->dtype = a->dtype;
+  out->weak = 0;
+  return NB_OK;
+}
+
+#define NB__MATMUL_LOOP(T)                                                               \
+  do {                                                                                   \
+    T *c = out;                                                                          \
+    const T *pa = in[0], *pb = in[1];                                                    \
+    for (int64_t q = 0; q < batch; q++, c += m * nn, pa += m * k, pb += k * nn)          \
+      for (int64_t i = 0; i < m; i++) {                                                  \
+        T *ci = c + i * nn;                                                              \
+        for (int64_t j = 0; j < nn; j++) ci[j] = 0;                                      \
+        for (int64_t l = 0; l < k; l++) {                                                \
+          T        ail = pa[i * k + l];                                                  \
+          const T *bl = pb + l * nn;                                                     \
+          for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];                         \
+        }                                                                                \
+      }                                                                                  \
+  } while (0)
+
+static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out,
+                        const void *const *in) {
+  int     r = n->rank;
+  int64_t m = n->shape[r - 2], nn = n->shape[r - 1], k = s[0]->shape[r - 1], batch = 1;
+  for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
+  if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
+  else NB__MATMUL_LOOP(float);
+}
+
+const nb__prim nb__row_MATMUL = {"matmul", 2, 0, infer_matmul, eval_matmul};

@@ -1,0 +1,326 @@
+/* Movement primitives: broadcast_in_dim, reshape, transpose, rev, slice,
+ * pad, concatenate, gather and scatter_add. All values move through one
+ * strided-copy kernel. */
+#include <string.h>
+
+#include "../internal.h"
+
+/* ---- the strided copy ---- */
+typedef struct view {
+  int64_t off;
+  int64_t str[NB_MAX_RANK];
+} view;
+
+#define NB__STRIDED(T)                                                                   \
+  static void strided_##T(int rank, const int64_t *shape, T *o, const view *ov,          \
+                          const T *a, const view *av) {                                  \
+    int64_t idx[NB_MAX_RANK] = {0};                                                      \
+    int64_t oo = ov->off, ao = av->off;                                                  \
+    int     last = rank - 1;                                                             \
+    int64_t n = shape[last], os = ov->str[last], as = av->str[last];                     \
+    for (;;) {                                                                           \
+      for (int64_t i = 0; i < n; i++) o[oo + i * os] = a[ao + i * as];                   \
+      int d = last - 1;                                                                  \
+      for (; d >= 0; d--) {                                                              \
+        oo += ov->str[d], ao += av->str[d];                                              \
+        if (++idx[d] < shape[d]) break;                                                  \
+        oo -= ov->str[d] * shape[d], ao -= av->str[d] * shape[d];                        \
+        idx[d] = 0;                                                                      \
+      }                                                                                  \
+      if (d < 0) return;                                                                 \
+    }                                                                                    \
+  }
+NB__STRIDED(uint32_t)
+NB__STRIDED(uint64_t)
+
+/* out[ov] = in[av] over shape; elements are copied as bits */
+static void strided_copy(size_t esz, int rank, const int64_t *shape, void *out, const view *ov,
+                         const void *in, const view *av) {
+  for (int d = 0; d < rank; d++)
+    if (shape[d] == 0) return;
+  if (rank == 0) {
+    memcpy((char *)out + ov->off * (int64_t)esz, (const char *)in + av->off * (int64_t)esz, esz);
+    return;
+  }
+  if (esz == 8) strided_uint64_t(rank, shape, out, ov, in, av);
+  else strided_uint32_t(rank, shape, out, ov, in, av);
+}
+
+static view dense_view(int rank, const int64_t *shape) {
+  view v = {0};
+  nb__dense_strides(rank, shape, v.str);
+  return v;
+}
+
+static size_t esize(const nb__node *n) { return nb__dtype_size((nb_dtype)n->dtype); }
+
+static void copy_dtype(nb__node *out, const nb__node *x) {
+  out->dtype = x->dtype;
+  out->weak = x->weak;
+}
+
+/* ---- broadcast_in_dim: p.i[k] is the output axis of operand axis k; the
+ *      output shape is given ---- */
+static nb_status infer_broadcast(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  char            sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
+  if (x->rank > out->rank) goto bad;
+  for (int k = 0; k < x->rank; k++) {
+    int64_t d = out->p.i[k];
+    if (d < 0 || d >= out->rank || (k && d <= out->p.i[k - 1])) goto bad;
+    if (x->shape[k] != 1 && x->shape[k] != out->shape[d]) goto bad;
+  }
+  copy_dtype(out, x);
+  return NB_OK;
+bad:
+  return nb__fail(NB_ERR_SHAPE, "%s: cannot broadcast %s to %s", api,
+                  nb__shape_str(sa, x->rank, x->shape), nb__shape_str(sb, out->rank, out->shape));
+}
+
+static void eval_broadcast(const nb__node *n, const nb__node *const *s, void *out,
+                           const void *const *in) {
+  const nb__node *x = s[0];
+  view            ov = dense_view(n->rank, n->shape), xv = dense_view(x->rank, x->shape), av = {0};
+  for (int k = 0; k < x->rank; k++)
+    if (x->shape[k] != 1) av.str[n->p.i[k]] = xv.str[k];
+  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+}
+const nb__prim nb__row_BROADCAST = {"broadcast_in_dim", 1, 0, infer_broadcast, eval_broadcast};
+
+/* ---- reshape: the output shape is given; the buffer is an alias ---- */
+static nb_status infer_reshape(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  char            sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
+  int64_t         size = 1;
+  for (int d = 0; d < out->rank; d++)
+    if (!nb__mul_ok(size, out->shape[d], &size)) size = -1;
+  if (size != x->size)
+    return nb__fail(NB_ERR_SHAPE, "%s: cannot reshape %s to %s", api,
+                    nb__shape_str(sa, x->rank, x->shape), nb__shape_str(sb, out->rank, out->shape));
+  copy_dtype(out, x);
+  return NB_OK;
+}
+const nb__prim nb__row_RESHAPE = {"reshape", 1, NB__ALIAS, infer_reshape, NULL};
+
+/* ---- transpose: output axis k is operand axis p.i[k] ---- */
+static nb_status infer_transpose(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  unsigned        seen = 0;
+  for (int k = 0; k < x->rank; k++) {
+    int64_t a = out->p.i[k];
+    if (a < 0 || a >= x->rank || (seen & (1u << a)))
+      return nb__fail(NB_ERR_ARG, "%s: invalid permutation", api);
+    seen |= 1u << a;
+    out->shape[k] = x->shape[a];
+  }
+  out->rank = x->rank;
+  copy_dtype(out, x);
+  return NB_OK;
+}
+
+static void eval_transpose(const nb__node *n, const nb__node *const *s, void *out,
+                           const void *const *in) {
+  view ov = dense_view(n->rank, n->shape), xv = dense_view(s[0]->rank, s[0]->shape), av = {0};
+  for (int k = 0; k < n->rank; k++) av.str[k] = xv.str[n->p.i[k]];
+  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+}
+const nb__prim nb__row_TRANSPOSE = {"transpose", 1, 0, infer_transpose, eval_transpose};
+
+/* ---- rev: reverses the axes in the bit mask p.i[0] ---- */
+static nb_status infer_same_shape(const char *api, nb__node *out, const nb__node *const *src) {
+  return nb__infer_same(api, out, src, 1);
+}
+
+static void eval_rev(const nb__node *n, const nb__node *const *s, void *out,
+                     const void *const *in) {
+  (void)s;
+  view ov = dense_view(n->rank, n->shape), av = ov;
+  for (int k = 0; k < n->rank; k++)
+    if (n->p.i[0] & (1 << k)) {
+      av.off += (n->shape[k] - 1) * av.str[k];
+      av.str[k] = -av.str[k];
+    }
+  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+}
+const nb__prim nb__row_REV = {"rev", 1, 0, infer_same_shape, eval_rev};
+
+/* ---- slice: p.i = {axis, start, stop, step}, 0 <= start <= stop <= len, step > 0 ---- */
+static nb_status infer_slice(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  int64_t axis = out->p.i[0], start = out->p.i[1], stop = out->p.i[2], step = out->p.i[3];
+  if (axis < 0 || axis >= x->rank || step <= 0 || start < 0 || start > stop ||
+      stop > x->shape[axis])
+    return nb__fail(NB_ERR_ARG, "%s: invalid slice %lld:%lld:%lld of axis %lld", api,
+                    (long long)start, (long long)stop, (long long)step, (long long)axis);
+  out->rank = x->rank;
+  memcpy(out->shape, x->shape, sizeof out->shape);
+  out->shape[axis] = (stop - start + step - 1) / step;
+  copy_dtype(out, x);
+  return NB_OK;
+}
+
+static void eval_slice(const nb__node *n, const nb__node *const *s, void *out,
+                       const void *const *in) {
+  int  axis = (int)n->p.i[0];
+  view ov = dense_view(n->rank, n->shape), av = dense_view(s[0]->rank, s[0]->shape);
+  av.off = n->p.i[1] * av.str[axis];
+  av.str[axis] *= n->p.i[3];
+  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+}
+const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_slice};
+
+/* ---- pad with zeros: p.i = {axis, lo, hi, interior}; the transpose of slice ---- */
+static nb_status infer_pad(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  int64_t axis = out->p.i[0], lo = out->p.i[1], hi = out->p.i[2], interior = out->p.i[3];
+  if (axis < 0 || axis >= x->rank || lo < 0 || hi < 0 || interior < 0)
+    return nb__fail(NB_ERR_ARG, "%s: invalid padding of axis %lld", api, (long long)axis);
+  int64_t len = x->shape[axis], body = 0;
+  if (len > 0 && (!nb__mul_ok(len - 1, interior + 1, &body) || body > INT64_MAX - 1 - lo - hi))
+    return nb__fail(NB_ERR_SHAPE, "%s: padded axis too large", api);
+  out->rank = x->rank;
+  memcpy(out->shape, x->shape, sizeof out->shape);
+  out->shape[axis] = lo + hi + (len > 0 ? body + 1 : 0);
+  copy_dtype(out, x);
+  return NB_OK;
+}
+
+static void eval_pad(const nb__node *n, const nb__node *const *s, void *out,
+                     const void *const *in) {
+  const nb__node *x = s[0];
+  int             axis = (int)n->p.i[0];
+  memset(out, 0, (size_t)n->size * esize(n));
+  view ov = dense_view(n->rank, n->shape), av = dense_view(x->rank, x->shape);
+  ov.off = n->p.i[1] * ov.str[axis];
+  ov.str[axis] *= n->p.i[3] + 1;
+  strided_copy(esize(n), x->rank, x->shape, out, &ov, in[0], &av);
+}
+const nb__prim nb__row_PAD = {"pad", 1, 0, infer_pad, eval_pad};
+
+/* ---- concatenate along p.i[0] ---- */
+static nb_status infer_concat(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  int64_t         axis = out->p.i[0], total = 0;
+  char            sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
+  if (axis < 0 || axis >= x->rank)
+    return nb__fail(NB_ERR_ARG, "%s: axis %lld out of range for rank %d", api, (long long)axis,
+                    x->rank);
+  for (int i = 0; i < out->nsrc; i++) {
+    const nb__node *y = src[i];
+    if (y->dtype != x->dtype)
+      return nb__fail(NB_ERR_DTYPE, "%s: dtype mismatch %s and %s", api,
+                      nb__dtype_name(x->dtype), nb__dtype_name(y->dtype));
+    bool fits = y->rank == x->rank;
+    for (int d = 0; fits && d < x->rank; d++) fits = d == axis || y->shape[d] == x->shape[d];
+    if (!fits)
+      return nb__fail(NB_ERR_SHAPE, "%s: shapes %s and %s do not fit along axis %lld", api,
+                      nb__shape_str(sa, x->rank, x->shape), nb__shape_str(sb, y->rank, y->shape),
+                      (long long)axis);
+    if (y->shape[axis] > INT64_MAX - total)
+      return nb__fail(NB_ERR_SHAPE, "%s: result too large", api);
+    total += y->shape[axis];
+  }
+  out->rank = x->rank;
+  memcpy(out->shape, x->shape, sizeof out->shape);
+  out->shape[axis] = total;
+  out->dtype = x->dtype;
+  out->weak = 0;
+  return NB_OK;
+}
+
+static void eval_concat(const nb__node *n, const nb__node *const *s, void *out,
+                        const void *const *in) {
+  int  axis = (int)n->p.i[0];
+  view ov = dense_view(n->rank, n->shape);
+  for (int i = 0; i < n->nsrc; i++) {
+    view av = dense_view(s[i]->rank, s[i]->shape);
+    strided_copy(esize(n), s[i]->rank, s[i]->shape, out, &ov, in[i], &av);
+    ov.off += s[i]->shape[axis] * ov.str[axis];
+  }
+}
+const nb__prim nb__row_CONCAT = {"concatenate", -1, 0, infer_concat, eval_concat};
+
+/* ---- gather / scatter_add along p.i[0] with fixed int64 indices in p.data;
+ *      scatter_add's output axis length is p.i[1] ---- */
+static nb_status check_indices(const char *api, const nb__node *out, int64_t len) {
+  const int64_t *idx = out->p.data;
+  size_t         n = out->p.nbytes / sizeof *idx;
+  for (size_t j = 0; j < n; j++)
+    if (idx[j] < 0 || idx[j] >= len)
+      return nb__fail(NB_ERR_ARG, "%s: index %lld out of range for axis %lld of length %lld",
+                      api, (long long)idx[j], (long long)out->p.i[0], (long long)len);
+  return NB_OK;
+}
+
+static nb_status infer_gather(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  int64_t         axis = out->p.i[0];
+  if (axis < 0 || axis >= x->rank)
+    return nb__fail(NB_ERR_ARG, "%s: axis %lld out of range for rank %d", api, (long long)axis,
+                    x->rank);
+  if (check_indices(api, out, x->shape[axis])) return NB_ERR_ARG;
+  out->rank = x->rank;
+  memcpy(out->shape, x->shape, sizeof out->shape);
+  out->shape[axis] = (int64_t)(out->p.nbytes / sizeof(int64_t));
+  copy_dtype(out, x);
+  return NB_OK;
+}
+
+/* sizes around the axis: outer x len x inner */
+static void split_axis(const nb__node *n, int axis, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int d = 0; d < axis; d++) *outer *= n->shape[d];
+  for (int d = axis + 1; d < n->rank; d++) *inner *= n->shape[d];
+}
+
+static void eval_gather(const nb__node *n, const nb__node *const *s, void *out,
+                        const void *const *in) {
+  int            axis = (int)n->p.i[0];
+  const int64_t *idx = n->p.data;
+  int64_t        outer, inner, k = n->shape[axis], len = s[0]->shape[axis];
+  split_axis(n, axis, &outer, &inner);
+  size_t row = (size_t)inner * esize(n);
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < k; j++)
+      memcpy((char *)out + (size_t)(o * k + j) * row,
+             (const char *)in[0] + (size_t)(o * len + idx[j]) * row, row);
+}
+const nb__prim nb__row_GATHER = {"gather", 1, 0, infer_gather, eval_gather};
+
+static nb_status infer_scatter(const char *api, nb__node *out, const nb__node *const *src) {
+  const nb__node *x = src[0];
+  int64_t         axis = out->p.i[0];
+  if (axis < 0 || axis >= x->rank || out->p.i[1] < 0 ||
+      x->shape[axis] != (int64_t)(out->p.nbytes / sizeof(int64_t)))
+    return nb__fail(NB_ERR_ARG, "%s: invalid scatter along axis %lld", api, (long long)axis);
+  if (check_indices(api, out, out->p.i[1])) return NB_ERR_ARG;
+  out->rank = x->rank;
+  memcpy(out->shape, x->shape, sizeof out->shape);
+  out->shape[axis] = out->p.i[1];
+  copy_dtype(out, x);
+  return NB_OK;
+}
+
+#define NB__SCATTER_LOOP(T)                                                              \
+  do {                                                                                   \
+    T *o = out;                                                                          \
+    const T *a = in[0];                                                                  \
+    for (int64_t i = 0; i < n->size; i++) o[i] = 0;                                      \
+    for (int64_t q = 0; q < outer; q++)                                                  \
+      for (int64_t j = 0; j < k; j++) {                                                  \
+        T *dst = o + (q * len + idx[j]) * inner;                                         \
+        const T *src = a + (q * k + j) * inner;                                          \
+        for (int64_t e = 0; e < inner; e++) dst[e] += src[e];                            \
+      }                                                                                  \
+  } while (0)
+
+static void eval_scatter(const nb__node *n, const nb__node *const *s, void *out,
+                         const void *const *in) {
+  int            axis = (int)n->p.i[0];
+  const int64_t *idx = n->p.data;
+  int64_t        outer, inner, k = s[0]->shape[axis], len = n->shape[axis];
+  split_axis(n, axis, &outer, &inner);
+  if (n->dtype == NB_F64) NB__SCATTER_LOOP(double);
+  else NB__SCATTER_LOOP(float);
+}
+const nb__prim nb__row_SCATTER_ADD = {"scatter_add", 1, 0, infer_scatter, eval_scatter};

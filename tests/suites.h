@@ -1,0 +1,24 @@
+/* The list of test suites; each lives in its own tests/test_*.c file. */
+#ifndef NB_TEST_SUITES_H
+#define NB_TEST_SUITES_H
+
+typedef struct th_suite { const char *name; void (*fn)(void); } th_suite;
+
+void suite_elementwise(void); /* test_elementwise.c: unary, binary, compare, where, cast */
+void suite_broadcast(void);   /* test_broadcast.c: broadcasting patterns, weak scalars   */
+void suite_reduce(void);      /* test_reduce.c: sum mean prod max min logsumexp          */
+void suite_shape(void);       /* test_shape.c: reshape transpose broadcast_to slice ...  */
+void suite_linalg(void);      /* test_linalg.c: matmul softmax log_softmax               */
+void suite_fn(void);          /* test_fn.c: nb_fn_new, trace, signature, call, print     */
+void suite_errors(void);      /* test_errors.c: every error path, NULL propagation       */
+void suite_alloc(void);       /* test_alloc.c: allocation-failure sweep                  */
+void suite_threads(void);     /* test_threads.c: concurrent nb_call                      */
+
+static const th_suite th_suites[] = {
+    {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
+    {"reduce", suite_reduce},           {"shape", suite_shape},
+    {"linalg", suite_linalg},           {"fn", suite_fn},
+    {"errors", suite_errors},           {"alloc", suite_alloc},
+    {"threads", suite_threads},         {0, 0}};
+
+#endif
