@@ -8,16 +8,19 @@
 /* ---- broadcasting and weak types ---- */
 static nb_status result_shape(const char *api, int ra, const int64_t *a, int rb,
                               const int64_t *b, int *r, int64_t *out) {
-  char sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
-  *r = ra > rb ? ra : rb;
-  for (int i = 0; i < *r; i++) {
-    int64_t da = i < *r - ra ? 1 : a[i - (*r - ra)];
-    int64_t db = i < *r - rb ? 1 : b[i - (*r - rb)];
+  char    sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
+  int64_t res[NB_MAX_RANK]; /* out may be a or b */
+  int     rr = ra > rb ? ra : rb;
+  for (int i = 0; i < rr; i++) {
+    int64_t da = i < rr - ra ? 1 : a[i - (rr - ra)];
+    int64_t db = i < rr - rb ? 1 : b[i - (rr - rb)];
     if (da != db && da != 1 && db != 1)
       return nb__fail(NB_ERR_SHAPE, "%s: cannot broadcast shapes %s and %s", api,
                       nb__shape_str(sa, ra, a), nb__shape_str(sb, rb, b));
-    out[i] = da == 1 ? db : da;
+    res[i] = da == 1 ? db : da;
   }
+  for (int i = 0; i < rr; i++) out[i] = res[i];
+  *r = rr;
   return NB_OK;
 }
 
@@ -54,7 +57,7 @@ nb_status nb__unify(const char *api, int n, nb_expr **xs) {
     dt = xs[i]->n.dtype;
   }
   int     rank = 0;
-  int64_t shape[NB_MAX_RANK];
+  int64_t shape[NB_MAX_RANK] = {0};
   for (int i = 0; i < n; i++)
     if (result_shape(api, rank, shape, xs[i]->n.rank, xs[i]->n.shape, &rank, shape))
       return nb_errcode();

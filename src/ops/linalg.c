@@ -63,21 +63,19 @@ nb_expr *nb_softmax(nb_expr *x, int axis) {
   const char *api = "nb_softmax";
   int64_t     mask;
   if (!softmax_axis(api, x, axis, &mask)) return NULL;
-  nb_expr *m = nb__keepdims(api, nb__stable_shift(api, x, mask), x, mask);
-  nb_expr *mb = m ? nb__broadcast(api, m, x->n.rank, x->n.shape) : NULL;
+  nb_expr *mb = nb__unreduce(api, nb__stable_shift(api, x, mask), x, mask);
   nb_expr *e = nb__op1(api, NB_OP_EXP, nb__op2(api, NB_OP_SUB, x, mb), NULL);
-  nb_expr *s = nb__keepdims(api, nb__reduce(api, NB_OP_REDUCE_SUM, e, mask), x, mask);
-  nb_expr *sb = s ? nb__broadcast(api, s, x->n.rank, x->n.shape) : NULL;
+  nb_expr *sb = nb__unreduce(api, nb__reduce(api, NB_OP_REDUCE_SUM, e, mask), x, mask);
   return nb__op2(api, NB_OP_DIV, e, sb);
 }
 
-/* log_softmax = x - logsumexp(x) */
+/* log_softmax = (x - m) - log(sum(exp(x - m))): subtracting the shift first
+ * keeps f32 results accurate for large x */
 nb_expr *nb_log_softmax(nb_expr *x, int axis) {
   const char *api = "nb_log_softmax";
   int64_t     mask;
   if (!softmax_axis(api, x, axis, &mask)) return NULL;
-  int      a = axis < 0 ? axis + x->n.rank : axis;
-  nb_expr *l = nb_logsumexp(x, 1, &a, true);
-  nb_expr *lb = l ? nb__broadcast(api, l, x->n.rank, x->n.shape) : NULL;
-  return nb__op2(api, NB_OP_SUB, x, lb);
+  nb_expr *z = nb__op2(api, NB_OP_SUB, x, nb__unreduce(api, nb__stable_shift(api, x, mask), x, mask));
+  nb_expr *s = nb__reduce(api, NB_OP_REDUCE_SUM, nb__op1(api, NB_OP_EXP, z, NULL), mask);
+  return nb__op2(api, NB_OP_SUB, z, nb__unreduce(api, nb__op1(api, NB_OP_LOG, s, NULL), x, mask));
 }

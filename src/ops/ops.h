@@ -17,6 +17,8 @@ nb_status nb__unify(const char *api, int n, nb_expr **xs);
 nb_status nb__axes_mask(const char *api, int rank, int naxes, const int *axes, int64_t *mask);
 /* x reshaped so the axes in mask are back with length 1 (keepdims). */
 nb_expr *nb__keepdims(const char *api, nb_expr *r, const nb_expr *x, int64_t mask);
+/* r, a reduction of x over mask, broadcast back to x's shape */
+nb_expr *nb__unreduce(const char *api, nb_expr *r, const nb_expr *x, int64_t mask);
 nb_expr *nb__reduce(const char *api, int op, nb_expr *x, int64_t mask);
 nb_expr *nb__reshape(const char *api, nb_expr *x, int rank, const int64_t *shape);
 /* the max over mask with infinities and NaN replaced by 0, gradient stopped:

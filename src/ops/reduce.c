@@ -1,6 +1,7 @@
 /* Public reductions: axes handling, keepdims, and the composites (mean,
  * min, logsumexp) written on reduce_sum / reduce_max / reduce_prod. */
 #include <math.h>
+#include <string.h>
 
 #include "ops.h"
 
@@ -34,6 +35,17 @@ nb_expr *nb__keepdims(const char *api, nb_expr *r, const nb_expr *x, int64_t mas
   int64_t shape[NB_MAX_RANK];
   for (int d = 0; d < x->n.rank; d++) shape[d] = (mask >> d) & 1 ? 1 : x->n.shape[d];
   return nb__reshape(api, r, x->n.rank, shape);
+}
+
+nb_expr *nb__unreduce(const char *api, nb_expr *r, const nb_expr *x, int64_t mask) {
+  if (!r) return NULL;
+  if (r->n.op == NB_OP_FILL)
+    return nb__fill(api, r->g, (nb_dtype)r->n.dtype, x->n.rank, x->n.shape, r->n.p.d, r->n.weak);
+  nb__node n = {.op = NB_OP_BROADCAST, .rank = x->n.rank};
+  memcpy(n.shape, x->n.shape, sizeof n.shape);
+  for (int d = 0, k = 0; d < x->n.rank; d++)
+    if (!((mask >> d) & 1)) n.p.i[k++] = d;
+  return nb__emit(api, NULL, &n, 1, &r);
 }
 
 typedef nb_expr *(*reducer)(const char *api, nb_expr *x, int64_t mask);
@@ -86,7 +98,7 @@ nb_expr *nb__stable_shift(const char *api, nb_expr *x, int64_t mask) {
  * slice is all -inf, which then gives log(0) = -inf) */
 static nb_expr *red_logsumexp(const char *api, nb_expr *x, int64_t mask) {
   nb_expr *m = nb__stable_shift(api, x, mask);
-  nb_expr *mb = nb__broadcast(api, nb__keepdims(api, m, x, mask), x->n.rank, x->n.shape);
+  nb_expr *mb = nb__unreduce(api, m, x, mask);
   if (!mb) return NULL;
   nb_expr *e = nb__op1(api, NB_OP_EXP, nb__op2(api, NB_OP_SUB, x, mb), NULL);
   return nb__op2(api, NB_OP_ADD, nb__op1(api, NB_OP_LOG, red_sum(api, e, mask), NULL), m);

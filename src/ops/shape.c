@@ -101,6 +101,7 @@ nb_expr *nb_slice(nb_expr *x, int axis, int64_t start, int64_t stop, int64_t ste
     return nb__fail(NB_ERR_ARG, "%s: axis %d out of range for rank %d", api, axis, x->n.rank), NULL;
   if (step == 0) return nb__fail(NB_ERR_ARG, "%s: step must not be 0", api), NULL;
   int64_t len = x->n.shape[a];
+  if (step < -INT64_MAX) step = -INT64_MAX; /* same slice, and -step fits */
   if (start < 0) start += len;
   if (stop < 0 && !(step < 0 && stop == INT64_MIN)) stop += len;
   if (step > 0) {

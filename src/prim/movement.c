@@ -154,7 +154,7 @@ static nb_status infer_slice(const char *api, nb__node *out, const nb__node *con
                     (long long)start, (long long)stop, (long long)step, (long long)axis);
   out->rank = x->rank;
   memcpy(out->shape, x->shape, sizeof out->shape);
-  out->shape[axis] = (stop - start + step - 1) / step;
+  out->shape[axis] = stop > start ? (stop - start - 1) / step + 1 : 0;
   copy_dtype(out, x);
   return NB_OK;
 }
@@ -173,7 +173,8 @@ const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_slice};
 static nb_status infer_pad(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *x = src[0];
   int64_t axis = out->p.i[0], lo = out->p.i[1], hi = out->p.i[2], interior = out->p.i[3];
-  if (axis < 0 || axis >= x->rank || lo < 0 || hi < 0 || interior < 0)
+  if (axis < 0 || axis >= x->rank || lo < 0 || hi < 0 || interior < 0 || lo > INT64_MAX / 4 ||
+      hi > INT64_MAX / 4 || interior > INT64_MAX / 4)
     return nb__fail(NB_ERR_ARG, "%s: invalid padding of axis %lld", api, (long long)axis);
   int64_t len = x->shape[axis], body = 0;
   if (len > 0 && (!nb__mul_ok(len - 1, interior + 1, &body) || body > INT64_MAX - 1 - lo - hi))
