@@ -37,7 +37,8 @@ typedef enum nb_status {
   NB_ERR_NOMEM,  /* allocation failed                                              */
   NB_ERR_PARSE,  /* expression text could not be parsed                            */
   NB_ERR_IO,     /* reading or writing a file or stream failed                     */
-  NB_ERR_COMPILE /* generating, compiling or loading native code failed            */
+  NB_ERR_COMPILE, /* generating, compiling or loading native code failed           */
+  NB_ERR_CHECK    /* extension: nb_check_grads found derivatives that disagree       */
 } nb_status;
 
 /* ---- errors ---------------------------------------------------------------- */

@@ -20,6 +20,9 @@ nb_status nb__fail(nb_status code, const char *fmt, ...) NB__PRINTF(2, 3);
 /* A NULL operand: keeps an earlier failure's record (sticky), returns NB_ERR_ARG. */
 nb_status nb__null_arg(const char *api);
 nb_status nb__nomem(const char *api);
+/* How many failures this thread has recorded: transformations compare it
+ * before and after, since inside them NULL means "zero", not "failed". */
+uint64_t nb__fail_count(void);
 
 /* ---- memory (core/alloc.c) --------------------------------------------------- */
 void *nb__malloc(size_t n);
@@ -100,6 +103,19 @@ typedef nb_status (*nb__infer_fn)(const char *api, nb__node *out, const nb__node
 typedef void (*nb__eval_fn)(const nb__node *n, const nb__node *const *src, void *out,
                             const void *const *in);
 
+/* ---- derivative rules (the AD context is in transform/ad.h) ---- */
+typedef struct nb__ad nb__ad;
+/* d y / d x of a unary elementwise primitive, from x and y = op(x) */
+typedef nb_expr *(*nb__partial_fn)(nb__ad *ad, nb_expr *x, nb_expr *y);
+/* Tangent of y = op(x...) from the operands' tangents t (NULL: exact zero);
+ * n carries the parameters. Returns NULL for a zero tangent. */
+typedef nb_expr *(*nb__jvp_fn)(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                               nb_expr *const *t);
+/* Transpose of y, linear in the operands flagged in lin: their cotangents
+ * from y's cotangent ct (left NULL when zero). */
+typedef void (*nb__transpose_fn)(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin,
+                                 nb_expr **cts);
+
 enum {
   NB__ELEMENTWISE = 1u << 0, /* same-shape operands, output element i from elements i */
   NB__ALIAS = 1u << 1,       /* output is the operand's buffer (reshape, stop_gradient) */
@@ -113,6 +129,12 @@ typedef struct nb__prim {
   unsigned     flags;
   nb__infer_fn infer;
   nb__eval_fn  eval;
+  /* derivatives: a unary elementwise row gives its partial, any other row
+   * its jvp (nb__jvp_zero for piecewise-constant ones); linear rows give
+   * their transpose */
+  nb__partial_fn   partial;
+  nb__jvp_fn       jvp;
+  nb__transpose_fn transpose;
 } nb__prim;
 
 extern const nb__prim *const nb__prims[NB_OP_COUNT];
@@ -146,6 +168,11 @@ struct nb_graph {
  * and runs the row's inference. Parameter data is copied into the graph. */
 nb_expr *nb__emit(const char *api, nb_graph *g, const nb__node *proto, int nsrc,
                   nb_expr *const *src);
+/* Emission-time simplification (transform/simplify.c): returns true when
+ * the node need not be created; *out is then the equal expression (NULL if
+ * making it failed). */
+bool nb__simplify(const char *api, nb_graph *g, const nb__node *n, nb_expr *const *src,
+                  nb_expr **out);
 /* Convenience forms used by the ops layer. */
 nb_expr *nb__op1(const char *api, int op, nb_expr *x, const nb__params *p);
 nb_expr *nb__op2(const char *api, int op, nb_expr *a, nb_expr *b);

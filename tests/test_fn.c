@@ -371,6 +371,97 @@ static void test_fn_call_repeat(void) {
   nb_fn_free(f);
 }
 
+/* outputs that are views of inputs, constants or other outputs must still be written
+ * to the caller's buffers */
+static void test_fn_call_view_outputs(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 2, (int64_t[]){2, 3});
+  nb_expr  *r = nb_reshape(x, 2, (int64_t[]){3, 2});
+  nb_expr  *tt = nb_transpose(nb_transpose(x, NULL), NULL);
+  nb_expr  *fl = nb_reshape(nb_full(g, NB_F64, 1, (int64_t[]){6}, 1.5), 2, (int64_t[]){2, 3});
+  nb_expr  *s = nb_sin(x);
+  nb_expr  *rs = nb_reshape(s, 1, (int64_t[]){6});
+  nb_expr  *sl = nb_slice(x, 1, 0, INT64_MAX, 1); /* the whole axis */
+  nb_expr  *o[7] = {r, x, tt, fl, rs, s, sl};
+  nb_fn    *f = nb_fn_new(g, 1, &x, 7, o);
+  nb_graph_free(g);
+  CHECK(f != NULL);
+  if (!f) return;
+  double xv[6] = {1, 2, 3, 4, 5, 6}, out[7][6];
+  for (int k = 0; k < 7; k++)
+    for (int i = 0; i < 6; i++) out[k][i] = NAN;
+  CHECK(nb_call(f, (const void *[]){xv}, (void *[]){out[0], out[1], out[2], out[3], out[4],
+                                                    out[5], out[6]}) == NB_OK);
+  for (int i = 0; i < 6; i++) {
+    CHECK(out[0][i] == xv[i]);
+    CHECK(out[1][i] == xv[i]);
+    CHECK(out[2][i] == xv[i]);
+    CHECK(out[3][i] == 1.5);
+    CHECK_NEAR(out[4][i], sin(xv[i]), 1e-15, 0);
+    CHECK_NEAR(out[5][i], sin(xv[i]), 1e-15, 0);
+    CHECK(out[6][i] == xv[i]);
+  }
+  /* the inputs were not written */
+  for (int i = 0; i < 6; i++) CHECK(xv[i] == i + 1);
+  nb_fn_free(f);
+}
+
+/* output buffers hold garbage on entry; reductions and matmul must not accumulate
+ * into them; inputs at odd addresses and one buffer passed for two inputs are fine */
+static void test_fn_call_dirty_outputs(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 2, (int64_t[]){5, 7});
+  nb_expr  *y = nb_input(g, "y", NB_F64, 2, (int64_t[]){5, 7});
+  nb_expr  *o[6] = {nb_sum(x, 1, (int[]){1}, false),
+                    nb_max(x, 1, (int[]){0}, false),
+                    nb_matmul(x, nb_transpose(y, NULL)),
+                    nb_prod(nb_mul(x, y), 0, NULL, false),
+                    nb_concat(2, (nb_expr *[]){x, y}, 1),
+                    nb_mean(nb_logsumexp(x, 1, (int[]){1}, true), 0, NULL, false)};
+  nb_fn    *f = nb_fn_new(g, 2, (nb_expr *[]){x, y}, 6, o);
+  nb_graph_free(g);
+  CHECK(f != NULL);
+  if (!f) return;
+  double *mem = malloc(sizeof(double) * (35 + 1));
+  if (!mem) { nb_fn_free(f); return; }
+  double *xv = mem + 1; /* 8-byte aligned but not 16/32 */
+  for (int i = 0; i < 35; i++) xv[i] = 0.9 + 0.01 * ((i * 5) % 11);
+  double s[5], m[7], mm[25], p, cc[70], mlse;
+  for (int rep = 0; rep < 2; rep++) {
+    for (int i = 0; i < 5; i++) s[i] = rep ? NAN : 1e300;
+    for (int i = 0; i < 7; i++) m[i] = rep ? NAN : 1e300;
+    for (int i = 0; i < 25; i++) mm[i] = rep ? NAN : -7;
+    for (int i = 0; i < 70; i++) cc[i] = NAN;
+    p = rep ? NAN : 3;
+    mlse = NAN;
+    CHECK(nb_call(f, (const void *[]){xv, xv}, (void *[]){s, m, mm, &p, cc, &mlse}) == NB_OK);
+    double wp = 1, wl = 0;
+    for (int i = 0; i < 5; i++) {
+      double ws = 0, mx = -INFINITY, den = 0;
+      for (int j = 0; j < 7; j++) { ws += xv[i * 7 + j]; mx = fmax(mx, xv[i * 7 + j]); }
+      for (int j = 0; j < 7; j++) den += exp(xv[i * 7 + j] - mx);
+      wl += mx + log(den);
+      CHECK_NEAR(s[i], ws, 1e-14, 0);
+      for (int k = 0; k < 5; k++) {
+        double acc = 0;
+        for (int j = 0; j < 7; j++) acc += xv[i * 7 + j] * xv[k * 7 + j];
+        CHECK_NEAR(mm[i * 5 + k], acc, 1e-14, 0);
+      }
+      for (int j = 0; j < 14; j++) CHECK(cc[i * 14 + j] == xv[i * 7 + j % 7]);
+    }
+    for (int j = 0; j < 7; j++) {
+      double mx = -INFINITY;
+      for (int i = 0; i < 5; i++) mx = fmax(mx, xv[i * 7 + j]);
+      CHECK(m[j] == mx);
+    }
+    for (int i = 0; i < 35; i++) wp *= xv[i] * xv[i];
+    CHECK_NEAR(p, wp, 1e-13, 0);
+    CHECK_NEAR(mlse, wl / 5, 1e-14, 0);
+  }
+  free(mem);
+  nb_fn_free(f);
+}
+
 /* ---- printing and node counts ---------------------------------------------------- */
 
 static nb_fn *make_sin_plus_x(void) {
@@ -426,6 +517,51 @@ static void test_fn_print_dot(void) {
       CHECK(strstr(txt, "digraph") != NULL);
       CHECK(strstr(txt, "sin") != NULL);
       CHECK(strstr(txt, "->") != NULL);
+      free(txt);
+    }
+  }
+  nb_fn_free(f);
+}
+
+/* printing handles every kind of node; one line per node at least */
+static void test_fn_print_all_ops(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F32, 2, (int64_t[]){4, 6});
+  nb_expr  *c = nb_const(g, NB_F32, 1, (int64_t[]){6}, (float[]){1, 2, 3, 4, 5, 6});
+  nb_expr  *e = nb_where(nb_gt(x, c), nb_tanh(x), nb_pows(x, 3));
+  e = nb_add(e, nb_scalar(g, 0.5));
+  nb_expr *r = nb_logsumexp(nb_reshape(e, 2, (int64_t[]){6, 4}), 1, (int[]){-1}, true);
+  nb_expr *t = nb_take(nb_slice(nb_transpose(e, NULL), 0, -1, INT64_MIN, -2), 1, 2,
+                       (int64_t[]){3, -1});
+  nb_expr *m = nb_matmul(nb_softmax(e, 0), nb_broadcast_to(c, 2, (int64_t[]){6, 6}));
+  nb_expr *st = nb_stack(2, (nb_expr *[]){nb_index(m, 1, 0), nb_cast(nb_index(x, 1, -1), NB_F32)}, 0);
+  nb_expr *o[4] = {r, t, nb_concat(2, (nb_expr *[]){m, x}, 1), nb_cast(st, NB_F64)};
+  CHECK(o[0] && o[1] && o[2] && o[3]);
+  nb_fn *f = nb_fn_new(g, 1, &x, 4, o);
+  nb_graph_free(g);
+  CHECK(f != NULL);
+  if (!f) return;
+  FILE *fp = tmpfile();
+  if (fp) {
+    CHECK(nb_fn_print(f, fp) == NB_OK);
+    char *txt = slurp(fp);
+    fclose(fp);
+    if (txt) {
+      int64_t lines = 0;
+      for (char *q = txt; *q; q++) lines += *q == '\n';
+      CHECK(lines >= nb_fn_node_count(f));
+      CHECK(strstr(txt, "tanh") != NULL);
+      free(txt);
+    }
+  }
+  fp = tmpfile();
+  if (fp) {
+    CHECK(nb_fn_dot(f, fp) == NB_OK);
+    char *txt = slurp(fp);
+    fclose(fp);
+    if (txt) {
+      CHECK(strstr(txt, "digraph") != NULL);
+      CHECK(strrchr(txt, '}') != NULL);
       free(txt);
     }
   }
@@ -528,7 +664,10 @@ void suite_fn(void) {
   RUN(test_fn_trace_user);
   RUN(test_fn_trace_f32_scalar);
   RUN(test_fn_call_repeat);
+  RUN(test_fn_call_view_outputs);
+  RUN(test_fn_call_dirty_outputs);
   RUN(test_fn_print_dot);
+  RUN(test_fn_print_all_ops);
   RUN(test_fn_node_count);
   RUN(test_fn_version);
   RUN(test_fn_status_str);

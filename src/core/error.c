@@ -6,6 +6,9 @@
 
 static _Thread_local nb_status err_code = NB_OK;
 static _Thread_local char      err_msg[512];
+static _Thread_local uint64_t  err_count;
+
+uint64_t nb__fail_count(void) { return err_count; }
 
 const char *nb_status_str(nb_status s) {
   switch (s) {
@@ -17,6 +20,7 @@ const char *nb_status_str(nb_status s) {
   case NB_ERR_PARSE: return "NB_ERR_PARSE";
   case NB_ERR_IO: return "NB_ERR_IO";
   case NB_ERR_COMPILE: return "NB_ERR_COMPILE";
+  case NB_ERR_CHECK: return "NB_ERR_CHECK";
   }
   return "NB_ERR_UNKNOWN";
 }
@@ -35,11 +39,13 @@ nb_status nb__fail(nb_status code, const char *fmt, ...) {
   vsnprintf(err_msg, sizeof err_msg, fmt, ap);
   va_end(ap);
   err_code = code;
+  err_count++;
   return code;
 }
 
 nb_status nb__null_arg(const char *api) {
   if (err_code == NB_OK) nb__fail(NB_ERR_ARG, "%s: NULL argument", api);
+  else err_count++;
   return NB_ERR_ARG;
 }
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "../transform/ad.h"
 
 static nb_status infer_binary(const char *api, nb__node *out, const nb__node *const *src) {
   return nb__infer_same(api, out, src, 2);
@@ -13,23 +13,133 @@ static nb_status infer_binary(const char *api, nb__node *out, const nb__node *co
 #define POW(a, b) _Generic((a), float: powf, default: pow)(a, b)
 #define ATAN2(a, b) _Generic((a), float: atan2f, default: atan2)(a, b)
 
-/*  id     name      formula on a, b (comparisons give 1 or 0) */
-#define NB__BINARY_ROWS(X)                                                  \
-  X(ADD,   "add",    a + b)                                                 \
-  X(SUB,   "sub",    a - b)                                                 \
-  X(MUL,   "mul",    a * b)                                                 \
-  X(DIV,   "div",    a / b)                                                 \
-  X(POW,   "pow",    POW(a, b))                                             \
-  X(ATAN2, "atan2",  ATAN2(a, b))                                           \
-  X(MAX,   "max",    (a > b || a != a) ? a : b) /* NaN propagates */        \
-  X(MIN,   "min",    (a < b || a != a) ? a : b)                             \
-  X(DMUL,  "dmul",   a == 0 ? 0 : a * b) /* tangent a times partial b */ \
-  X(LT,    "lt",     (a < b))                                            \
-  X(LE,    "le",     (a <= b))                                           \
-  X(GT,    "gt",     (a > b))                                            \
-  X(GE,    "ge",     (a >= b))                                           \
-  X(EQ,    "eq",     (a == b))                                           \
-  X(NE,    "ne",     (a != b))
+/* ---- derivative rules of the binary rows (x = {a, b}, y the result) ---- */
+#define FILL(like, v) nb__ad_fill(ad, (like), (v))
+#define OP1(op, a) nb__ad1(ad, NB_OP_##op, (a))
+#define OP2(op, a, b) nb__ad2(ad, NB_OP_##op, (a), (b))
+#define JVP(name)                                                                        \
+  static nb_expr *name(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,     \
+                       nb_expr *const *t)
+#define TRANSPOSE(name) \
+  static void name(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin, nb_expr **cts)
+
+JVP(jvp_add) {
+  (void)n, (void)x, (void)y;
+  return nb__t_add(ad, t[0], t[1]);
+}
+TRANSPOSE(transpose_add) {
+  (void)ad, (void)y;
+  if (lin[0]) cts[0] = ct;
+  if (lin[1]) cts[1] = ct;
+}
+
+JVP(jvp_sub) {
+  (void)n, (void)x, (void)y;
+  return nb__t_sub(ad, t[0], t[1]);
+}
+TRANSPOSE(transpose_sub) {
+  (void)y;
+  if (lin[0]) cts[0] = ct;
+  if (lin[1]) cts[1] = nb__t_neg(ad, ct);
+}
+
+JVP(jvp_mul) {
+  (void)n, (void)y;
+  return nb__t_add(ad, nb__t_scale(ad, t[0], x[1]), nb__t_scale(ad, t[1], x[0]));
+}
+TRANSPOSE(transpose_mul) {
+  if (lin[0]) cts[0] = nb__t_scale(ad, ct, y->src[1]);
+  if (lin[1]) cts[1] = nb__t_scale(ad, ct, y->src[0]);
+}
+
+/* d(a/b) = da / b - db * y / b */
+JVP(jvp_div) {
+  (void)n;
+  nb_expr *ta = t[0] ? nb__t_scale(ad, t[0], nb__ad_recip(ad, x[1])) : NULL;
+  nb_expr *tb = t[1] ? nb__t_scale(ad, t[1], OP1(NEG, OP2(DIV, y, x[1]))) : NULL;
+  return nb__t_add(ad, ta, tb);
+}
+TRANSPOSE(transpose_div) { /* linear in the numerator only */
+  if (lin[0]) cts[0] = nb__t_scale(ad, ct, nb__ad_recip(ad, y->src[1]));
+}
+
+/* d/da a^b = b a^(b-1), exactly 0 where b == 0 (so d/dx x^0 = 0 at x = 0);
+ * integer b keeps negative bases finite. d/db a^b = log(a) y, 0 at a == 0. */
+static bool is_fill(const nb_expr *e, double v) {
+  return e->n.op == NB_OP_FILL && e->n.p.d == v;
+}
+JVP(jvp_pow) {
+  (void)n;
+  nb_expr *a = x[0], *b = x[1], *ta = NULL, *tb = NULL;
+  if (t[0] && !is_fill(b, 0.0)) {
+    nb_expr *da = OP2(MUL, b, OP2(POW, a, OP2(SUB, b, FILL(b, 1))));
+    if (b->n.op != NB_OP_FILL) da = nb__ad_select(ad, OP2(EQ, b, FILL(b, 0)), FILL(b, 0), da);
+    ta = nb__t_scale(ad, t[0], da);
+  }
+  if (t[1]) {
+    nb_expr *db = OP2(MUL, OP1(LOG, a), y);
+    tb = nb__t_scale(ad, t[1], nb__ad_select(ad, OP2(EQ, a, FILL(a, 0)), FILL(a, 0), db));
+  }
+  return nb__t_add(ad, ta, tb);
+}
+
+/* d atan2(a, b) = (b da - a db) / (a^2 + b^2) */
+JVP(jvp_atan2) {
+  (void)n, (void)y;
+  nb_expr *r = t[0] || t[1] ? nb__ad_recip(ad, OP2(ADD, OP2(MUL, x[0], x[0]), OP2(MUL, x[1], x[1])))
+                            : NULL;
+  nb_expr *ta = t[0] ? nb__t_scale(ad, t[0], OP2(MUL, x[1], r)) : NULL;
+  nb_expr *tb = t[1] ? nb__t_scale(ad, t[1], OP1(NEG, OP2(MUL, x[0], r))) : NULL;
+  return nb__t_add(ad, ta, tb);
+}
+
+/* max/min: the winner's tangent; ties split it 0.5/0.5 */
+static nb_expr *select_jvp(nb__ad *ad, int win_a, int win_b, nb_expr *const *x,
+                           nb_expr *const *t) {
+  nb_expr *half = OP2(MUL, OP2(EQ, x[0], x[1]), FILL(x[0], 0.5));
+  nb_expr *ta = t[0] ? nb__t_scale(ad, t[0], OP2(ADD, nb__ad2(ad, win_a, x[0], x[1]), half)) : NULL;
+  nb_expr *tb = t[1] ? nb__t_scale(ad, t[1], OP2(ADD, nb__ad2(ad, win_b, x[0], x[1]), half)) : NULL;
+  return nb__t_add(ad, ta, tb);
+}
+JVP(jvp_max) {
+  (void)n, (void)y;
+  return select_jvp(ad, NB_OP_GT, NB_OP_LT, x, t);
+}
+JVP(jvp_min) {
+  (void)n, (void)y;
+  return select_jvp(ad, NB_OP_LT, NB_OP_GT, x, t);
+}
+
+/* dmul(a, b) = a == 0 ? 0 : a b, linear in either operand */
+JVP(jvp_dmul) {
+  (void)n, (void)y;
+  nb_expr *tb = t[1] ? OP2(DMUL, x[0], t[1]) : NULL;
+  return nb__t_add(ad, nb__t_scale(ad, t[0], x[1]), tb);
+}
+TRANSPOSE(transpose_dmul) {
+  if (lin[0]) cts[0] = nb__t_scale(ad, ct, y->src[1]);
+  if (lin[1] && ct) cts[1] = OP2(DMUL, y->src[0], ct);
+}
+
+#define jvp_compare nb__jvp_zero
+
+/*  id     name      formula on a, b (comparisons give 1 or 0)     jvp          transpose */
+#define NB__BINARY_ROWS(X)                                                                   \
+  X(ADD,   "add",    a + b,                                        jvp_add,     transpose_add) \
+  X(SUB,   "sub",    a - b,                                        jvp_sub,     transpose_sub) \
+  X(MUL,   "mul",    a * b,                                        jvp_mul,     transpose_mul) \
+  X(DIV,   "div",    a / b,                                        jvp_div,     transpose_div) \
+  X(POW,   "pow",    POW(a, b),                                    jvp_pow,     NULL)          \
+  X(ATAN2, "atan2",  ATAN2(a, b),                                  jvp_atan2,   NULL)          \
+  X(MAX,   "max",    (a > b || a != a) ? a : b, /* NaN wins */     jvp_max,     NULL)          \
+  X(MIN,   "min",    (a < b || a != a) ? a : b,                    jvp_min,     NULL)          \
+  X(DMUL,  "dmul",   a == 0 ? 0 : a * b, /* a zero stays zero */   jvp_dmul,    transpose_dmul) \
+  X(LT,    "lt",     (a < b),                                      jvp_compare, NULL)          \
+  X(LE,    "le",     (a <= b),                                     jvp_compare, NULL)          \
+  X(GT,    "gt",     (a > b),                                      jvp_compare, NULL)          \
+  X(GE,    "ge",     (a >= b),                                     jvp_compare, NULL)          \
+  X(EQ,    "eq",     (a == b),                                     jvp_compare, NULL)          \
+  X(NE,    "ne",     (a != b),                                     jvp_compare, NULL)
 
 #define NB__BINARY_LOOP(T, EXPR)                                             \
   do {                                                                                   \
@@ -41,14 +151,15 @@ static nb_status infer_binary(const char *api, nb__node *out, const nb__node *co
     }                                                                                    \
   } while (0)
 
-#define NB__BINARY_DEFINE(ID, NAME, EXPR)                                                \
+#define NB__BINARY_DEFINE(ID, NAME, EXPR, JVP_RULE, TRANSPOSE_RULE)                                                \
   static void eval_##ID(const nb__node *n, const nb__node *const *s, void *out,          \
                         const void *const *in) {                                         \
     (void)s;                                                                             \
     if (n->dtype == NB_F64) NB__BINARY_LOOP(double, EXPR);                   \
     else NB__BINARY_LOOP(float, EXPR);                                     \
   }                                                                                      \
-  const nb__prim nb__row_##ID = {NAME, 2, NB__ELEMENTWISE, infer_binary, eval_##ID};
+  const nb__prim nb__row_##ID = {NAME, 2, NB__ELEMENTWISE, infer_binary, eval_##ID,       \
+                                 NULL, JVP_RULE, TRANSPOSE_RULE};
 
 NB__BINARY_ROWS(NB__BINARY_DEFINE)
 
@@ -82,7 +193,21 @@ static void eval_select(const nb__node *n, const nb__node *const *s, void *out,
     else NB__SELECT_LOOP(float, float);
   }
 }
-const nb__prim nb__row_SELECT = {"select", 3, NB__ELEMENTWISE, infer_select, eval_select};
+/* the chosen branch's tangent; the other branch contributes an exact zero,
+ * whatever its value, so NaN or inf there never leaks into a derivative */
+JVP(jvp_select) {
+  (void)n, (void)y;
+  if (!t[1] && !t[2]) return NULL;
+  return nb__ad_select(ad, x[0], nb__t_zeros(ad, t[1], x[1]), nb__t_zeros(ad, t[2], x[2]));
+}
+TRANSPOSE(transpose_select) {
+  if (!ct) return;
+  nb_expr *c = y->src[0], *zero = FILL(ct, 0);
+  if (lin[1]) cts[1] = nb__ad_select(ad, c, ct, zero);
+  if (lin[2]) cts[2] = nb__ad_select(ad, c, zero, ct);
+}
+const nb__prim nb__row_SELECT = {"select", 3, NB__ELEMENTWISE, infer_select, eval_select,
+                                 NULL, jvp_select, transpose_select};
 
 /* ---- cast: p.i[0] is the target dtype ---- */
 static nb_status infer_cast(const char *api, nb__node *out, const nb__node *const *src) {
@@ -108,4 +233,9 @@ static void eval_cast(const nb__node *n, const nb__node *const *s, void *out,
     for (int64_t i = 0; i < n->size; i++) o[i] = a[i];
   }
 }
-const nb__prim nb__row_CAST = {"cast", 1, NB__ELEMENTWISE, infer_cast, eval_cast};
+TRANSPOSE(transpose_cast) {
+  nb__params p = {.i = {y->src[0]->n.dtype}};
+  if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_CAST, ct, &p);
+}
+const nb__prim nb__row_CAST = {"cast", 1, NB__ELEMENTWISE, infer_cast, eval_cast,
+                               NULL, nb__jvp_linear1, transpose_cast};

@@ -1,16 +1,19 @@
 /* Leaves: input (the caller's buffer), const (a copied block), fill (one
  * value everywhere) and iota (the index along one axis). The builder sets
  * their dtype and shape; inference has nothing to add. */
-#include "../internal.h"
+#include "../transform/ad.h"
 
 static nb_status infer_leaf(const char *api, nb__node *out, const nb__node *const *src) {
   (void)api, (void)out, (void)src;
   return NB_OK;
 }
 
-/* input and const are never evaluated: the executor points at their memory */
-const nb__prim nb__row_INPUT = {"input", 0, NB__LEAF | NB__NO_INTERN, infer_leaf, NULL};
-const nb__prim nb__row_CONST = {"const", 0, NB__LEAF, infer_leaf, NULL};
+/* input and const are never evaluated: the executor points at their memory.
+ * An input's tangent is whatever the transformation seeds it with. */
+const nb__prim nb__row_INPUT = {"input", 0, NB__LEAF | NB__NO_INTERN, infer_leaf, NULL,
+                                NULL, NULL, NULL};
+const nb__prim nb__row_CONST = {"const", 0, NB__LEAF, infer_leaf, NULL,
+                                NULL, nb__jvp_zero, NULL};
 
 /* FILL: p.d is the value */
 static void eval_fill(const nb__node *n, const nb__node *const *s, void *out,
@@ -24,7 +27,8 @@ static void eval_fill(const nb__node *n, const nb__node *const *s, void *out,
     for (int64_t i = 0; i < n->size; i++) o[i] = v;
   }
 }
-const nb__prim nb__row_FILL = {"fill", 0, NB__LEAF, infer_leaf, eval_fill};
+const nb__prim nb__row_FILL = {"fill", 0, NB__LEAF, infer_leaf, eval_fill,
+                               NULL, nb__jvp_zero, NULL};
 
 /* IOTA: p.i[0] is the axis whose index each element holds */
 static void eval_iota(const nb__node *n, const nb__node *const *s, void *out,
@@ -47,4 +51,5 @@ static nb_status infer_iota(const char *api, nb__node *out, const nb__node *cons
                     (long long)out->p.i[0], out->rank);
   return NB_OK;
 }
-const nb__prim nb__row_IOTA = {"iota", 0, NB__LEAF, infer_iota, eval_iota};
+const nb__prim nb__row_IOTA = {"iota", 0, NB__LEAF, infer_iota, eval_iota,
+                               NULL, nb__jvp_zero, NULL};

@@ -2,7 +2,7 @@
  * dimensions (the ops layer promotes 1-D operands and broadcasts batches). */
 #include <string.h>
 
-#include "../internal.h"
+#include "../transform/ad.h"
 
 static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *a = src[0], *b = src[1];
@@ -48,4 +48,21 @@ static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out,
   else NB__MATMUL_LOOP(float);
 }
 
-const nb__prim nb__row_MATMUL = {"matmul", 2, 0, infer_matmul, eval_matmul};
+static nb_expr *jvp_matmul(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                           nb_expr *const *t) {
+  (void)n, (void)y;
+  nb_expr *ta = t[0] ? nb__ad2(ad, NB_OP_MATMUL, t[0], x[1]) : NULL;
+  nb_expr *tb = t[1] ? nb__ad2(ad, NB_OP_MATMUL, x[0], t[1]) : NULL;
+  return nb__t_add(ad, ta, tb);
+}
+
+/* ct_a = ct b^T, ct_b = a^T ct */
+static void transpose_matmul(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin,
+                             nb_expr **cts) {
+  if (!ct) return;
+  if (lin[0]) cts[0] = nb__ad2(ad, NB_OP_MATMUL, ct, nb__ad_swap_last(ad, y->src[1]));
+  if (lin[1]) cts[1] = nb__ad2(ad, NB_OP_MATMUL, nb__ad_swap_last(ad, y->src[0]), ct);
+}
+
+const nb__prim nb__row_MATMUL = {"matmul", 2, 0, infer_matmul, eval_matmul,
+                                 NULL, jvp_matmul, transpose_matmul};

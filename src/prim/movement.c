@@ -3,7 +3,7 @@
  * strided-copy kernel. */
 #include <string.h>
 
-#include "../internal.h"
+#include "../transform/ad.h"
 
 /* ---- the strided copy ---- */
 typedef struct view {
@@ -52,6 +52,9 @@ static view dense_view(int rank, const int64_t *shape) {
   return v;
 }
 
+#define TRANSPOSE(name) \
+  static void name(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin, nb_expr **cts)
+
 static size_t esize(const nb__node *n) { return nb__dtype_size((nb_dtype)n->dtype); }
 
 static void copy_dtype(nb__node *out, const nb__node *x) {
@@ -85,7 +88,19 @@ static void eval_broadcast(const nb__node *n, const nb__node *const *s, void *ou
     if (x->shape[k] != 1) av.str[n->p.i[k]] = xv.str[k];
   strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
 }
-const nb__prim nb__row_BROADCAST = {"broadcast_in_dim", 1, 0, infer_broadcast, eval_broadcast};
+/* transpose: sum over the axes the broadcast created or stretched */
+TRANSPOSE(transpose_broadcast) {
+  const nb__node *x = &y->src[0]->n;
+  int64_t         mask = ((int64_t)1 << y->n.rank) - 1;
+  if (!lin[0] || !ct) return;
+  for (int k = 0; k < x->rank; k++)
+    if (x->shape[k] == y->n.shape[y->n.p.i[k]]) mask &= ~((int64_t)1 << y->n.p.i[k]);
+  nb__params p = {.i = {mask}};
+  nb_expr   *s = mask ? nb__adp(ad, NB_OP_REDUCE_SUM, ct, &p) : ct;
+  cts[0] = nb__ad_reshape(ad, s, x->rank, x->shape);
+}
+const nb__prim nb__row_BROADCAST = {"broadcast_in_dim", 1, 0, infer_broadcast, eval_broadcast,
+                                    NULL, nb__jvp_linear1, transpose_broadcast};
 
 /* ---- reshape: the output shape is given; the buffer is an alias ---- */
 static nb_status infer_reshape(const char *api, nb__node *out, const nb__node *const *src) {
@@ -100,7 +115,12 @@ static nb_status infer_reshape(const char *api, nb__node *out, const nb__node *c
   copy_dtype(out, x);
   return NB_OK;
 }
-const nb__prim nb__row_RESHAPE = {"reshape", 1, NB__ALIAS, infer_reshape, NULL};
+TRANSPOSE(transpose_reshape) {
+  const nb__node *x = &y->src[0]->n;
+  if (lin[0]) cts[0] = nb__ad_reshape(ad, ct, x->rank, x->shape);
+}
+const nb__prim nb__row_RESHAPE = {"reshape", 1, NB__ALIAS, infer_reshape, NULL,
+                                  NULL, nb__jvp_linear1, transpose_reshape};
 
 /* ---- transpose: output axis k is operand axis p.i[k] ---- */
 static nb_status infer_transpose(const char *api, nb__node *out, const nb__node *const *src) {
@@ -124,7 +144,13 @@ static void eval_transpose(const nb__node *n, const nb__node *const *s, void *ou
   for (int k = 0; k < n->rank; k++) av.str[k] = xv.str[n->p.i[k]];
   strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
 }
-const nb__prim nb__row_TRANSPOSE = {"transpose", 1, 0, infer_transpose, eval_transpose};
+TRANSPOSE(transpose_transpose) { /* the inverse permutation */
+  nb__params p = {0};
+  for (int k = 0; k < y->n.rank; k++) p.i[y->n.p.i[k]] = k;
+  if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_TRANSPOSE, ct, &p);
+}
+const nb__prim nb__row_TRANSPOSE = {"transpose", 1, 0, infer_transpose, eval_transpose,
+                                    NULL, nb__jvp_linear1, transpose_transpose};
 
 /* ---- rev: reverses the axes in the bit mask p.i[0] ---- */
 static nb_status infer_same_shape(const char *api, nb__node *out, const nb__node *const *src) {
@@ -142,7 +168,11 @@ static void eval_rev(const nb__node *n, const nb__node *const *s, void *out,
     }
   strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
 }
-const nb__prim nb__row_REV = {"rev", 1, 0, infer_same_shape, eval_rev};
+TRANSPOSE(transpose_rev) {
+  if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_REV, ct, &y->n.p);
+}
+const nb__prim nb__row_REV = {"rev", 1, 0, infer_same_shape, eval_rev,
+                              NULL, nb__jvp_linear1, transpose_rev};
 
 /* ---- slice: p.i = {axis, start, stop, step}, 0 <= start <= stop <= len, step > 0 ---- */
 static nb_status infer_slice(const char *api, nb__node *out, const nb__node *const *src) {
@@ -167,7 +197,17 @@ static void eval_slice(const nb__node *n, const nb__node *const *s, void *out,
   av.str[axis] *= n->p.i[3];
   strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
 }
-const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_slice};
+/* transpose: zeros around and between the taken elements */
+TRANSPOSE(transpose_slice) {
+  int64_t axis = y->n.p.i[0], start = y->n.p.i[1], step = y->n.p.i[3];
+  int64_t len = y->src[0]->n.shape[axis], count = y->n.shape[axis];
+  if (!lin[0] || !ct) return;
+  nb__params p = {.i = {axis, 0, len, 0}};
+  if (count > 0) p.i[1] = start, p.i[2] = len - (start + (count - 1) * step + 1), p.i[3] = step - 1;
+  cts[0] = nb__adp(ad, NB_OP_PAD, ct, &p);
+}
+const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_slice,
+                                NULL, nb__jvp_linear1, transpose_slice};
 
 /* ---- pad with zeros: p.i = {axis, lo, hi, interior}; the transpose of slice ---- */
 static nb_status infer_pad(const char *api, nb__node *out, const nb__node *const *src) {
@@ -196,7 +236,16 @@ static void eval_pad(const nb__node *n, const nb__node *const *s, void *out,
   ov.str[axis] *= n->p.i[3] + 1;
   strided_copy(esize(n), x->rank, x->shape, out, &ov, in[0], &av);
 }
-const nb__prim nb__row_PAD = {"pad", 1, 0, infer_pad, eval_pad};
+TRANSPOSE(transpose_pad) { /* the slice that picks the operand back out */
+  int64_t axis = y->n.p.i[0], lo = y->n.p.i[1], interior = y->n.p.i[3];
+  int64_t len = y->src[0]->n.shape[axis];
+  if (!lin[0] || !ct) return;
+  nb__params p = {.i = {axis, 0, 0, 1}};
+  if (len > 0) p.i[1] = lo, p.i[2] = lo + (len - 1) * (interior + 1) + 1, p.i[3] = interior + 1;
+  cts[0] = nb__adp(ad, NB_OP_SLICE, ct, &p);
+}
+const nb__prim nb__row_PAD = {"pad", 1, 0, infer_pad, eval_pad,
+                              NULL, nb__jvp_linear1, transpose_pad};
 
 /* ---- concatenate along p.i[0] ---- */
 static nb_status infer_concat(const char *api, nb__node *out, const nb__node *const *src) {
@@ -239,7 +288,31 @@ static void eval_concat(const nb__node *n, const nb__node *const *s, void *out,
     ov.off += s[i]->shape[axis] * ov.str[axis];
   }
 }
-const nb__prim nb__row_CONCAT = {"concatenate", -1, 0, infer_concat, eval_concat};
+static nb_expr *jvp_concat(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                           nb_expr *const *t) {
+  (void)y;
+  bool any = false;
+  for (int i = 0; i < n->nsrc; i++) any = any || t[i];
+  if (!any) return NULL;
+  nb_expr *small[16], **ts = n->nsrc <= 16 ? small : nb__calloc((size_t)n->nsrc, sizeof *ts);
+  if (!ts) return nb__nomem(ad->api), NULL;
+  for (int i = 0; i < n->nsrc; i++) ts[i] = nb__t_zeros(ad, t[i], x[i]);
+  nb__node m = *n;
+  nb_expr *r = nb__emit(ad->api, NULL, &m, n->nsrc, ts);
+  if (ts != small) nb__free(ts);
+  return r;
+}
+TRANSPOSE(transpose_concat) { /* each operand's part of the cotangent */
+  int64_t axis = y->n.p.i[0], off = 0;
+  for (int i = 0; i < y->n.nsrc; i++) {
+    int64_t len = y->src[i]->n.shape[axis];
+    nb__params p = {.i = {axis, off, off + len, 1}};
+    if (lin[i] && ct) cts[i] = nb__adp(ad, NB_OP_SLICE, ct, &p);
+    off += len;
+  }
+}
+const nb__prim nb__row_CONCAT = {"concatenate", -1, 0, infer_concat, eval_concat,
+                                 NULL, jvp_concat, transpose_concat};
 
 /* ---- gather / scatter_add along p.i[0] with fixed int64 indices in p.data;
  *      scatter_add's output axis length is p.i[1] ---- */
@@ -286,7 +359,13 @@ static void eval_gather(const nb__node *n, const nb__node *const *s, void *out,
       memcpy((char *)out + (size_t)(o * k + j) * row,
              (const char *)in[0] + (size_t)(o * len + idx[j]) * row, row);
 }
-const nb__prim nb__row_GATHER = {"gather", 1, 0, infer_gather, eval_gather};
+TRANSPOSE(transpose_gather) {
+  nb__params p = y->n.p;
+  p.i[1] = y->src[0]->n.shape[p.i[0]];
+  if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_SCATTER_ADD, ct, &p);
+}
+const nb__prim nb__row_GATHER = {"gather", 1, 0, infer_gather, eval_gather,
+                                 NULL, nb__jvp_linear1, transpose_gather};
 
 static nb_status infer_scatter(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *x = src[0];
@@ -324,4 +403,10 @@ static void eval_scatter(const nb__node *n, const nb__node *const *s, void *out,
   if (n->dtype == NB_F64) NB__SCATTER_LOOP(double);
   else NB__SCATTER_LOOP(float);
 }
-const nb__prim nb__row_SCATTER_ADD = {"scatter_add", 1, 0, infer_scatter, eval_scatter};
+TRANSPOSE(transpose_scatter) {
+  nb__params p = y->n.p;
+  p.i[1] = 0;
+  if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_GATHER, ct, &p);
+}
+const nb__prim nb__row_SCATTER_ADD = {"scatter_add", 1, 0, infer_scatter, eval_scatter,
+                                      NULL, nb__jvp_linear1, transpose_scatter};

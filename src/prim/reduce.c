@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "../transform/ad.h"
 
 static nb_status infer_reduce(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *x = src[0];
@@ -95,6 +95,50 @@ static void eval_prod(const nb__node *n, const nb__node *const *s, void *out,
   reduce(RED_PROD, n, s[0], out, in);
 }
 
-const nb__prim nb__row_REDUCE_SUM = {"reduce_sum", 1, 0, infer_reduce, eval_sum};
-const nb__prim nb__row_REDUCE_MAX = {"reduce_max", 1, 0, infer_reduce, eval_max};
-const nb__prim nb__row_REDUCE_PROD = {"reduce_prod", 1, 0, infer_reduce, eval_prod};
+/* ---- derivative rules ---- */
+#define FILL(like, v) nb__ad_fill(ad, (like), (v))
+#define OP1(op, a) nb__ad1(ad, NB_OP_##op, (a))
+#define OP2(op, a, b) nb__ad2(ad, NB_OP_##op, (a), (b))
+
+static nb_expr *reduce_like(nb__ad *ad, int op, nb_expr *x, const nb__node *n) {
+  return nb__adp(ad, op, x, &n->p);
+}
+
+static void transpose_sum(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin, nb_expr **cts) {
+  if (lin[0]) cts[0] = nb__ad_unreduce(ad, ct, &y->src[0]->n, y->n.p.i[0]);
+}
+
+/* the tangent is split evenly among the elements equal to the max */
+static nb_expr *jvp_max(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                        nb_expr *const *t) {
+  if (!t[0]) return NULL;
+  int64_t  mask = n->p.i[0];
+  nb_expr *hit = OP2(EQ, x[0], nb__ad_unreduce(ad, y, &x[0]->n, mask));
+  nb_expr *count = nb__ad_unreduce(ad, reduce_like(ad, NB_OP_REDUCE_SUM, hit, n), &x[0]->n, mask);
+  return reduce_like(ad, NB_OP_REDUCE_SUM, nb__t_scale(ad, t[0], OP2(DIV, hit, count)), n);
+}
+
+/* d prod / d x_i = product of the others, without dividing by zero: with
+ * no zero it is p / x_i, with one zero only that element gets the product
+ * of the non-zeros, with more every partial is 0 */
+static nb_expr *jvp_prod(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                         nb_expr *const *t) {
+  (void)y;
+  if (!t[0]) return NULL;
+  int64_t  mask = n->p.i[0];
+  nb_expr *a = x[0], *zero = OP2(EQ, a, FILL(a, 0)), *one = FILL(a, 1), *nil = FILL(a, 0);
+  nb_expr *nonzero = nb__ad_select(ad, zero, one, a);
+  nb_expr *p = nb__ad_unreduce(ad, reduce_like(ad, NB_OP_REDUCE_PROD, nonzero, n), &a->n, mask);
+  nb_expr *zeros = nb__ad_unreduce(ad, reduce_like(ad, NB_OP_REDUCE_SUM, zero, n), &a->n, mask);
+  nb_expr *lone = OP2(MUL, OP2(EQ, zeros, one), zero);
+  nb_expr *partial = nb__ad_select(ad, OP2(EQ, zeros, nil), OP2(DIV, p, nonzero),
+                                   nb__ad_select(ad, lone, p, nil));
+  return reduce_like(ad, NB_OP_REDUCE_SUM, nb__t_scale(ad, t[0], partial), n);
+}
+
+const nb__prim nb__row_REDUCE_SUM = {"reduce_sum", 1, 0, infer_reduce, eval_sum,
+                                     NULL, nb__jvp_linear1, transpose_sum};
+const nb__prim nb__row_REDUCE_MAX = {"reduce_max", 1, 0, infer_reduce, eval_max,
+                                     NULL, jvp_max, NULL};
+const nb__prim nb__row_REDUCE_PROD = {"reduce_prod", 1, 0, infer_reduce, eval_prod,
+                                      NULL, jvp_prod, NULL};

@@ -1,0 +1,42 @@
+/* The vocabulary derivative rules are written in. Every helper emits
+ * primitives into the operands' graph; in the tangent helpers (nb__t_*)
+ * NULL is an exact zero, so a node whose inputs carry no tangent costs
+ * nothing. */
+#ifndef NB_AD_H
+#define NB_AD_H
+
+#include "../internal.h"
+
+struct nb__ad {
+  const char *api; /* the public transformation, for messages */
+};
+
+/* primal building blocks */
+nb_expr *nb__ad1(nb__ad *ad, int op, nb_expr *x);
+nb_expr *nb__ad2(nb__ad *ad, int op, nb_expr *a, nb_expr *b);
+nb_expr *nb__adp(nb__ad *ad, int op, nb_expr *x, const nb__params *p); /* with parameters */
+nb_expr *nb__ad_select(nb__ad *ad, nb_expr *c, nb_expr *a, nb_expr *b);
+nb_expr *nb__ad_fill(nb__ad *ad, const nb_expr *like, double v); /* like's dtype and shape */
+nb_expr *nb__ad_recip(nb__ad *ad, nb_expr *x);                   /* 1 / x */
+nb_expr *nb__ad_reshape(nb__ad *ad, nb_expr *x, int rank, const int64_t *shape);
+/* r (x reduced over mask) broadcast back to x's shape */
+nb_expr *nb__ad_unreduce(nb__ad *ad, nb_expr *r, const nb__node *x, int64_t mask);
+nb_expr *nb__ad_swap_last(nb__ad *ad, nb_expr *x); /* transpose of the last two axes */
+
+/* tangent algebra (NULL is zero) */
+nb_expr *nb__t_add(nb__ad *ad, nb_expr *a, nb_expr *b);
+nb_expr *nb__t_sub(nb__ad *ad, nb_expr *a, nb_expr *b);
+nb_expr *nb__t_neg(nb__ad *ad, nb_expr *t);
+nb_expr *nb__t_scale(nb__ad *ad, nb_expr *t, nb_expr *d); /* dmul(t, d): zero stays zero */
+nb_expr *nb__t_zeros(nb__ad *ad, nb_expr *t, const nb_expr *like); /* t, or zeros like `like` */
+/* the same primitive with the same parameters applied to a tangent */
+nb_expr *nb__t_same(nb__ad *ad, const nb__node *n, nb_expr *t);
+
+/* shared rules */
+nb_expr *nb__jvp_zero(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                      nb_expr *const *t);
+/* jvp of a primitive linear in its only operand: the primitive on the tangent */
+nb_expr *nb__jvp_linear1(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
+                         nb_expr *const *t);
+
+#endif
