@@ -847,45 +847,6 @@ static void test_err_trace(void) {
   nb_fn_free(f);
 }
 
-/* ---- transformations: not implemented yet ------------------------------------------ */
-
-static void test_err_transforms_not_implemented(void) {
-  nb_graph *g = nb_graph_new();
-  nb_expr  *x = in64(g, 1, (int64_t[]){3});
-  nb_expr  *y = nb_sum(nb_sin(x), 0, NULL, false);
-  nb_fn    *f = nb_fn_new(g, 1, &x, 1, &y);
-  nb_graph_free(g);
-  CHECK(f != NULL);
-  if (!f) return;
-  typedef nb_fn *(*tr_fn)(const nb_fn *, const nb_diff_opts *);
-  static const struct { const char *name; tr_fn fn; } TR[] = {
-      OP(nb_jvp),     OP(nb_vjp),     OP(nb_grad),    OP(nb_value_and_grad),
-      OP(nb_jacfwd),  OP(nb_jacrev),  OP(nb_jacobian), OP(nb_hessian),
-      OP(nb_hvp),     OP(nb_batch_jvp), OP(nb_batch_vjp)};
-  for (int i = 0; i < NB_ARRLEN(TR); i++) {
-    nb_errclear();
-    nb_fn *r = TR[i].fn(f, NULL);
-    CHECK(r == NULL);
-    nb_fn_free(r);
-    CHECK_ERRF(NB_ERR_ARG, TR[i].name, "");
-  }
-  nb_errclear();
-  nb_fn *r = nb_vmap(f, NULL, NULL);
-  CHECK(r == NULL);
-  nb_fn_free(r);
-  CHECK_ERR(NB_ERR_ARG, "nb_vmap:");
-  nb_errclear();
-  double      xv[3] = {0.1, 0.2, 0.3}, err = -1;
-  const void *ins[1] = {xv};
-  CHECK(nb_check_grads(f, ins, 1, &err) == NB_ERR_ARG);
-  CHECK_ERR(NB_ERR_ARG, "nb_check_grads:");
-  /* f is untouched */
-  double o = 0;
-  CHECK(nb_call(f, ins, (void *[]){&o}) == NB_OK);
-  CHECK_NEAR(o, sin(0.1) + sin(0.2) + sin(0.3), 1e-15, 0);
-  nb_fn_free(f);
-}
-
 /* ---- printing to a failing stream -------------------------------------------------- */
 
 static void test_err_print_stream(void) {
@@ -987,7 +948,6 @@ void suite_errors(void) {
   RUN(test_err_call);
   RUN(test_err_queries);
   RUN(test_err_trace);
-  RUN(test_err_transforms_not_implemented);
   RUN(test_err_print_stream);
   RUN(test_err_status_str);
   RUN(test_err_usable_after_errors);

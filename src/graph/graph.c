@@ -139,6 +139,8 @@ nb_expr *nb__emit(const char *api, nb_graph *g, const nb__node *proto, int nsrc,
   if (sn != small) nb__free(sn);
   if (st) return NULL;
   if (nb__check_shape(api, n.dtype, n.rank, n.shape, &n.size)) return NULL;
+  nb_expr *simpler;
+  if (nb__simplify(api, g, &n, src, &simpler)) return simpler;
   uint64_t h = hash_node(&n, src);
   if (!(row->flags & NB__NO_INTERN) && g->hcap)
     for (nb_expr *e = g->htab[h & (g->hcap - 1)]; e; e = e->hnext)
