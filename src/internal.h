@@ -115,6 +115,10 @@ typedef nb_expr *(*nb__jvp_fn)(nb__ad *ad, const nb__node *n, nb_expr *const *x,
  * from y's cotangent ct (left NULL when zero). */
 typedef void (*nb__transpose_fn)(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin,
                                  nb_expr **cts);
+/* Batching: y = op(x...) where the operands flagged in bx carry a leading
+ * batch axis of size b; returns y with that leading axis. */
+typedef nb_expr *(*nb__batch_fn)(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                                 const bool *bx);
 
 enum {
   NB__ELEMENTWISE = 1u << 0, /* same-shape operands, output element i from elements i */
@@ -135,6 +139,7 @@ typedef struct nb__prim {
   nb__partial_fn   partial;
   nb__jvp_fn       jvp;
   nb__transpose_fn transpose;
+  nb__batch_fn     batch; /* leaves have none: they are never batched */
 } nb__prim;
 
 extern const nb__prim *const nb__prims[NB_OP_COUNT];

@@ -159,7 +159,7 @@ TRANSPOSE(transpose_dmul) {
     else NB__BINARY_LOOP(float, EXPR);                                     \
   }                                                                                      \
   const nb__prim nb__row_##ID = {NAME, 2, NB__ELEMENTWISE, infer_binary, eval_##ID,       \
-                                 NULL, JVP_RULE, TRANSPOSE_RULE};
+                                 NULL, JVP_RULE, TRANSPOSE_RULE, nb__batch_elementwise};
 
 NB__BINARY_ROWS(NB__BINARY_DEFINE)
 
@@ -207,7 +207,7 @@ TRANSPOSE(transpose_select) {
   if (lin[2]) cts[2] = nb__ad_select(ad, c, zero, ct);
 }
 const nb__prim nb__row_SELECT = {"select", 3, NB__ELEMENTWISE, infer_select, eval_select,
-                                 NULL, jvp_select, transpose_select};
+                                 NULL, jvp_select, transpose_select, nb__batch_elementwise};
 
 /* ---- cast: p.i[0] is the target dtype ---- */
 static nb_status infer_cast(const char *api, nb__node *out, const nb__node *const *src) {
@@ -238,4 +238,4 @@ TRANSPOSE(transpose_cast) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_CAST, ct, &p);
 }
 const nb__prim nb__row_CAST = {"cast", 1, NB__ELEMENTWISE, infer_cast, eval_cast,
-                               NULL, nb__jvp_linear1, transpose_cast};
+                               NULL, nb__jvp_linear1, transpose_cast, nb__batch_elementwise};

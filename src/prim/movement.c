@@ -99,8 +99,21 @@ TRANSPOSE(transpose_broadcast) {
   nb_expr   *s = mask ? nb__adp(ad, NB_OP_REDUCE_SUM, ct, &p) : ct;
   cts[0] = nb__ad_reshape(ad, s, x->rank, x->shape);
 }
+/* batching: the batch axis leads the output and maps to itself */
+static nb_expr *batch_broadcast(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                                const bool *bx) {
+  (void)bx;
+  nb__node m = *n;
+  m.rank = (uint8_t)(n->rank + 1);
+  m.shape[0] = b;
+  for (int d = 0; d < n->rank && d + 1 < NB_MAX_RANK; d++) m.shape[d + 1] = n->shape[d];
+  m.p.i[0] = 0;
+  for (int k = 0; k < x[0]->n.rank - 1; k++) m.p.i[k + 1] = n->p.i[k] + 1;
+  return n->rank + 1 > NB_MAX_RANK ? nb__fail(NB_ERR_SHAPE, "%s: batching exceeds rank %d", ad->api, NB_MAX_RANK), NULL
+                                   : nb__emit(ad->api, NULL, &m, 1, x);
+}
 const nb__prim nb__row_BROADCAST = {"broadcast_in_dim", 1, 0, infer_broadcast, eval_broadcast,
-                                    NULL, nb__jvp_linear1, transpose_broadcast};
+                                    NULL, nb__jvp_linear1, transpose_broadcast, batch_broadcast};
 
 /* ---- reshape: the output shape is given; the buffer is an alias ---- */
 static nb_status infer_reshape(const char *api, nb__node *out, const nb__node *const *src) {
@@ -119,8 +132,19 @@ TRANSPOSE(transpose_reshape) {
   const nb__node *x = &y->src[0]->n;
   if (lin[0]) cts[0] = nb__ad_reshape(ad, ct, x->rank, x->shape);
 }
+static nb_expr *batch_reshape(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                              const bool *bx) {
+  (void)bx;
+  if (n->rank + 1 > NB_MAX_RANK)
+    return nb__fail(NB_ERR_SHAPE, "%s: batching exceeds rank %d", ad->api, NB_MAX_RANK), NULL;
+  nb__node m = *n;
+  m.rank = (uint8_t)(n->rank + 1);
+  m.shape[0] = b;
+  for (int d = 0; d < n->rank; d++) m.shape[d + 1] = n->shape[d];
+  return nb__emit(ad->api, NULL, &m, 1, x);
+}
 const nb__prim nb__row_RESHAPE = {"reshape", 1, NB__ALIAS, infer_reshape, NULL,
-                                  NULL, nb__jvp_linear1, transpose_reshape};
+                                  NULL, nb__jvp_linear1, transpose_reshape, batch_reshape};
 
 /* ---- transpose: output axis k is operand axis p.i[k] ---- */
 static nb_status infer_transpose(const char *api, nb__node *out, const nb__node *const *src) {
@@ -149,8 +173,15 @@ TRANSPOSE(transpose_transpose) { /* the inverse permutation */
   for (int k = 0; k < y->n.rank; k++) p.i[y->n.p.i[k]] = k;
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_TRANSPOSE, ct, &p);
 }
+static nb_expr *batch_transpose(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                                const bool *bx) {
+  (void)b, (void)bx;
+  nb__params p = {0};
+  for (int k = 0; k < n->rank && k + 1 < NB_MAX_RANK; k++) p.i[k + 1] = n->p.i[k] + 1;
+  return nb__adp(ad, NB_OP_TRANSPOSE, x[0], &p);
+}
 const nb__prim nb__row_TRANSPOSE = {"transpose", 1, 0, infer_transpose, eval_transpose,
-                                    NULL, nb__jvp_linear1, transpose_transpose};
+                                    NULL, nb__jvp_linear1, transpose_transpose, batch_transpose};
 
 /* ---- rev: reverses the axes in the bit mask p.i[0] ---- */
 static nb_status infer_same_shape(const char *api, nb__node *out, const nb__node *const *src) {
@@ -172,7 +203,7 @@ TRANSPOSE(transpose_rev) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_REV, ct, &y->n.p);
 }
 const nb__prim nb__row_REV = {"rev", 1, 0, infer_same_shape, eval_rev,
-                              NULL, nb__jvp_linear1, transpose_rev};
+                              NULL, nb__jvp_linear1, transpose_rev, nb__batch_mask};
 
 /* ---- slice: p.i = {axis, start, stop, step}, 0 <= start <= stop <= len, step > 0 ---- */
 static nb_status infer_slice(const char *api, nb__node *out, const nb__node *const *src) {
@@ -207,7 +238,7 @@ TRANSPOSE(transpose_slice) {
   cts[0] = nb__adp(ad, NB_OP_PAD, ct, &p);
 }
 const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_slice,
-                                NULL, nb__jvp_linear1, transpose_slice};
+                                NULL, nb__jvp_linear1, transpose_slice, nb__batch_axis};
 
 /* ---- pad with zeros: p.i = {axis, lo, hi, interior}; the transpose of slice ---- */
 static nb_status infer_pad(const char *api, nb__node *out, const nb__node *const *src) {
@@ -245,7 +276,7 @@ TRANSPOSE(transpose_pad) { /* the slice that picks the operand back out */
   cts[0] = nb__adp(ad, NB_OP_SLICE, ct, &p);
 }
 const nb__prim nb__row_PAD = {"pad", 1, 0, infer_pad, eval_pad,
-                              NULL, nb__jvp_linear1, transpose_pad};
+                              NULL, nb__jvp_linear1, transpose_pad, nb__batch_axis};
 
 /* ---- concatenate along p.i[0] ---- */
 static nb_status infer_concat(const char *api, nb__node *out, const nb__node *const *src) {
@@ -312,7 +343,7 @@ TRANSPOSE(transpose_concat) { /* each operand's part of the cotangent */
   }
 }
 const nb__prim nb__row_CONCAT = {"concatenate", -1, 0, infer_concat, eval_concat,
-                                 NULL, jvp_concat, transpose_concat};
+                                 NULL, jvp_concat, transpose_concat, nb__batch_axis};
 
 /* ---- gather / scatter_add along p.i[0] with fixed int64 indices in p.data;
  *      scatter_add's output axis length is p.i[1] ---- */
@@ -365,7 +396,7 @@ TRANSPOSE(transpose_gather) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_SCATTER_ADD, ct, &p);
 }
 const nb__prim nb__row_GATHER = {"gather", 1, 0, infer_gather, eval_gather,
-                                 NULL, nb__jvp_linear1, transpose_gather};
+                                 NULL, nb__jvp_linear1, transpose_gather, nb__batch_axis};
 
 static nb_status infer_scatter(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *x = src[0];
@@ -409,4 +440,4 @@ TRANSPOSE(transpose_scatter) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_GATHER, ct, &p);
 }
 const nb__prim nb__row_SCATTER_ADD = {"scatter_add", 1, 0, infer_scatter, eval_scatter,
-                                      NULL, nb__jvp_linear1, transpose_scatter};
+                                      NULL, nb__jvp_linear1, transpose_scatter, nb__batch_axis};

@@ -120,7 +120,7 @@ static nb_expr *d_none(nb__ad *ad, nb_expr *x, nb_expr *y) {
 #define NB__UNARY_DEFINE(ID, NAME, F64, F32, PARTIAL)                                    \
   NB__UNARY_KERNEL(ID, F64, F32)                                                         \
   const nb__prim nb__row_##ID = {NAME, 1, NB__ELEMENTWISE, infer_unary, eval_##ID,       \
-                                 PARTIAL, NULL, NULL};
+                                 PARTIAL, NULL, NULL, nb__batch_elementwise};
 
 NB__UNARY_ROWS(NB__UNARY_DEFINE)
 
@@ -136,9 +136,10 @@ static void transpose_neg(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin, 
   cts[0] = nb__t_neg(ad, ct);
 }
 const nb__prim nb__row_NEG = {"neg", 1, NB__ELEMENTWISE, infer_unary, eval_NEG,
-                              NULL, jvp_neg, transpose_neg};
+                              NULL, jvp_neg, transpose_neg, nb__batch_elementwise};
 
 /* ---- stop_gradient: the identity for values (an alias of its operand's
  *      buffer), zero for derivatives ---- */
 const nb__prim nb__row_STOP_GRADIENT = {"stop_gradient", 1, NB__ELEMENTWISE | NB__ALIAS,
-                                        infer_unary, NULL, NULL, nb__jvp_zero, NULL};
+                                        infer_unary, NULL, NULL, nb__jvp_zero, NULL,
+                                        nb__batch_elementwise};

@@ -39,4 +39,16 @@ nb_expr *nb__jvp_zero(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr 
 nb_expr *nb__jvp_linear1(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
                          nb_expr *const *t);
 
+/* shared batching rules (transform/vmap.c); the batch axis is always leading */
+nb_expr *nb__batch_expand(nb__ad *ad, nb_expr *x, int64_t b); /* x with a new leading axis */
+/* operands brought to the batch, the same primitive applied */
+nb_expr *nb__batch_elementwise(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                               const bool *bx);
+/* the same, with the axis parameter p.i[0] shifted past the batch axis */
+nb_expr *nb__batch_axis(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                        const bool *bx);
+/* the same, with the axes bit mask p.i[0] shifted past the batch axis */
+nb_expr *nb__batch_mask(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                        const bool *bx);
+
 #endif

@@ -34,6 +34,14 @@ nb_status nb__jvp_emit(nb__ad *ad, const nb_fn *f, nb_expr *const *args, nb_expr
 nb_status nb__vjp_emit(nb__ad *ad, const nb_fn *f, const nb__wrt *w, nb_expr *const *args,
                        nb_expr *const *cts, nb_expr **vals, nb_expr **grads);
 
+/* Emits f over args, where the inputs flagged in bin carry a leading batch
+ * axis of size b: vals per node, bat per node tells which are batched. */
+nb_status nb__vmap_emit(nb__ad *ad, const nb_fn *f, int64_t b, nb_expr *const *args,
+                        const bool *bin, nb_expr **vals, bool *bat);
+
+/* grad-like transformations: one differentiated output of one element */
+nb_status nb__check_scalar(const char *api, const nb_fn *f, const nb__wrt *w);
+
 /* Closes g into a function unless a failure was recorded since `mark`
  * (inside transformations NULL means zero, so failures are counted). */
 nb_fn *nb__finish(const char *api, nb_graph *g, uint64_t mark, int nin, nb_expr *const *in,

@@ -4,7 +4,7 @@
 typedef enum { WANT_VJP, WANT_GRAD, WANT_VALUE_AND_GRAD } want;
 
 /* grad and value_and_grad differentiate exactly one output, of one element */
-static nb_status check_scalar(const char *api, const nb_fn *f, const nb__wrt *w) {
+nb_status nb__check_scalar(const char *api, const nb_fn *f, const nb__wrt *w) {
   if (w->ny != 1)
     return nb__fail(NB_ERR_ARG, "%s: needs exactly one differentiated output, got %d", api, w->ny);
   const nb__node *y = &f->nodes[f->out[0]].n;
@@ -20,7 +20,7 @@ static nb_fn *reverse(const char *api, want kind, const nb_fn *f, const nb_diff_
   nb__wrt  w;
   uint64_t mark = nb__fail_count();
   if (nb__wrt_init(api, f, o, &w)) return NULL;
-  if (kind != WANT_VJP && check_scalar(api, f, &w)) return nb__wrt_free(&w), NULL;
+  if (kind != WANT_VJP && nb__check_scalar(api, f, &w)) return nb__wrt_free(&w), NULL;
   size_t    nin = (size_t)f->nin, nout = (size_t)f->nout, ny = (size_t)w.ny;
   nb_expr **ins = nb__calloc(nin + ny + 1, sizeof *ins);
   nb_expr **cts = nb__calloc(ny + 1, sizeof *cts);
