@@ -16,6 +16,7 @@ void suite_threads(void);     /* test_threads.c: concurrent nb_call             
 void suite_diff_rules(void);  /* test_diff_rules.c: every primitive's derivatives         */
 void suite_diff_conventions(void); /* test_diff_conventions.c: non-smooth points, NaN-safe where */
 void suite_diff_transforms(void);  /* test_diff_transforms.c: transforms, nesting, errors   */
+void suite_adbench(void);          /* test_adbench.c: ADBench GMM and LSTM, an MLP loss      */
 
 static const th_suite th_suites[] = {
     {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
@@ -24,6 +25,7 @@ static const th_suite th_suites[] = {
     {"errors", suite_errors},           {"alloc", suite_alloc},
     {"threads", suite_threads},         {"diff_rules", suite_diff_rules},
     {"diff_conventions", suite_diff_conventions},
-    {"diff_transforms", suite_diff_transforms}, {0, 0}};
+    {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
+    {0, 0}};
 
 #endif
