@@ -197,6 +197,14 @@ nb_fn *nb_vmap(const nb_fn *f, const int *in_axes, const int *out_axes);
 nb_fn *nb_batch_jvp(const nb_fn *f, const nb_diff_opts *o);
 nb_fn *nb_batch_vjp(const nb_fn *f, const nb_diff_opts *o);
 
+/* Extensions: the same with the batch size given. nabla functions have
+ * static shapes, so a batched function needs its batch size when it is made;
+ * nb_vmap, nb_batch_jvp and nb_batch_vjp cannot know it and fail with a
+ * message that points here. */
+nb_fn *nb_vmap_sized(const nb_fn *f, int64_t batch, const int *in_axes, const int *out_axes);
+nb_fn *nb_batch_jvp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o);
+nb_fn *nb_batch_vjp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o);
+
 /* ---- inspection and checking ----------------------------------------------- */
 nb_status nb_fn_print(const nb_fn *f, FILE *out);
 nb_status nb_fn_dot(const nb_fn *f, FILE *out);

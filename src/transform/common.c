@@ -83,7 +83,7 @@ nb_fn *nb__fn_outputs(const char *api, const nb_fn *f, int first, int count) {
   nb_graph *g = args && vals && outs ? nb__graph_like(api, f, args) : NULL;
   nb_fn    *r = NULL;
   if (!args || !vals || !outs) nb__nomem(api);
-  if (g && !nb__jvp_emit(&ad, f, args, NULL, vals, NULL)) {
+  if (g && !nb__jvp_emit(&ad, g, f, args, NULL, vals, NULL)) {
     for (int j = 0; j < count; j++) outs[j] = vals[f->out[first + j]];
     r = nb__finish(api, g, mark, f->nin, args, count, outs);
   }

@@ -82,7 +82,7 @@ static nb_status jac_emit(jac_ctx *c, const nb_fn *t, int64_t n) {
   c->vals = nb__calloc((size_t)t->nnodes + 1, sizeof *c->vals);
   c->bat = nb__calloc((size_t)t->nnodes + 1, sizeof *c->bat);
   if (!c->vals || !c->bat) return nb__nomem(c->ad.api);
-  return nb__vmap_emit(&c->ad, t, n, c->bargs, c->bin, c->vals, c->bat);
+  return nb__vmap_emit(&c->ad, c->g, t, n, c->bargs, c->bin, c->vals, c->bat);
 }
 
 static nb_fn *jac_finish(jac_ctx *c, uint64_t mark) {
@@ -184,18 +184,3 @@ static nb_fn *of_grad(const char *api, const nb_fn *f, const nb_diff_opts *o, bo
 
 nb_fn *nb_hessian(const nb_fn *f, const nb_diff_opts *o) { return of_grad("nb_hessian", f, o, true); }
 nb_fn *nb_hvp(const nb_fn *f, const nb_diff_opts *o) { return of_grad("nb_hvp", f, o, false); }
-
-static nb_fn *pending(const char *api, const nb_fn *f) {
-  if (!f) return nb__null_arg(api), NULL;
-  return nb__fail(NB_ERR_ARG, "%s: not implemented yet", api), NULL;
-}
-
-#define NB__PENDING(name) \
-  nb_fn *nb_##name(const nb_fn *f, const nb_diff_opts *o) { (void)o; return pending("nb_" #name, f); }
-NB__PENDING(batch_jvp)
-NB__PENDING(batch_vjp)
-
-nb_fn *nb_vmap(const nb_fn *f, const int *in_axes, const int *out_axes) {
-  (void)in_axes, (void)out_axes;
-  return pending("nb_vmap", f);
-}

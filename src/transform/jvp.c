@@ -23,15 +23,14 @@ static nb_expr *reemit(nb__ad *ad, nb_graph *g, const nb__node *n, nb_expr *cons
   return nb__emit(ad->api, g, &proto, n->nsrc, x);
 }
 
-nb_status nb__jvp_emit(nb__ad *ad, const nb_fn *f, nb_expr *const *args, nb_expr *const *targs,
+nb_status nb__jvp_emit(nb__ad *ad, nb_graph *g, const nb_fn *f, nb_expr *const *args, nb_expr *const *targs,
                        nb_expr **vals, nb_expr **tans) {
   int32_t maxsrc = 1;
   for (int32_t i = 0; i < f->nnodes; i++)
     if (f->nodes[i].n.nsrc > maxsrc) maxsrc = f->nodes[i].n.nsrc;
   nb_expr **x = nb__calloc(2 * (size_t)maxsrc, sizeof *x), **t = x + maxsrc;
   int32_t  *input_of = nb__calloc((size_t)f->nnodes + 1, sizeof *input_of);
-  nb_graph *g = f->nin ? args[0]->g : nb_graph_new();
-  nb_status st = (!x || !input_of || !g) ? nb__nomem(ad->api) : NB_OK;
+  nb_status st = (!x || !input_of) ? nb__nomem(ad->api) : NB_OK;
   if (!st) {
     for (int k = 0; k < f->nin; k++) input_of[f->in[k]] = k + 1;
     for (int32_t i = 0; i < f->nnodes && !st; i++) {
@@ -52,7 +51,6 @@ nb_status nb__jvp_emit(nb__ad *ad, const nb_fn *f, nb_expr *const *args, nb_expr
       else if (any) tans[i] = rule(ad, &node->n, x, vals[i], t);
     }
   }
-  /* a function without inputs got a private graph: hand it over through vals */
   nb__free(x);
   nb__free(input_of);
   return st;
@@ -79,7 +77,7 @@ nb_fn *nb_jvp(const nb_fn *f, const nb_diff_opts *o) {
       ins[k++] = targs[w.wrt[i]] =
           nb__input_like(api, g, "tangent_", &f->nodes[f->in[w.wrt[i]]].n, nb__input_name(f, w.wrt[i]));
     nb_expr **tans = vals + f->nnodes;
-    if (!nb__jvp_emit(&ad, f, args, targs, vals, tans)) {
+    if (!nb__jvp_emit(&ad, g, f, args, targs, vals, tans)) {
       for (int j = 0; j < f->nout; j++) outs[j] = vals[f->out[j]];
       for (int j = 0; j < w.ny; j++)
         outs[f->nout + j] = nb__t_zeros(&ad, tans[f->out[j]], vals[f->out[j]]);

@@ -25,18 +25,18 @@ const char *nb__input_name(const nb_fn *f, int i);
 
 /* Emits f over args and, where targs[i] is not NULL, its tangents: vals and
  * tans (per node of f, NULL tangents are zero). */
-nb_status nb__jvp_emit(nb__ad *ad, const nb_fn *f, nb_expr *const *args, nb_expr *const *targs,
+nb_status nb__jvp_emit(nb__ad *ad, nb_graph *g, const nb_fn *f, nb_expr *const *args, nb_expr *const *targs,
                        nb_expr **vals, nb_expr **tans);
 
 /* Emits f over args and the cotangents of its wrt inputs for cotangents cts
  * of its first w->ny outputs (NULL: zero): vals per output of f, grads per
  * wrt input (zeros where nothing flows). */
-nb_status nb__vjp_emit(nb__ad *ad, const nb_fn *f, const nb__wrt *w, nb_expr *const *args,
-                       nb_expr *const *cts, nb_expr **vals, nb_expr **grads);
+nb_status nb__vjp_emit(nb__ad *ad, nb_graph *g, const nb_fn *f, const nb__wrt *w,
+                       nb_expr *const *args, nb_expr *const *cts, nb_expr **vals, nb_expr **grads);
 
 /* Emits f over args, where the inputs flagged in bin carry a leading batch
  * axis of size b: vals per node, bat per node tells which are batched. */
-nb_status nb__vmap_emit(nb__ad *ad, const nb_fn *f, int64_t b, nb_expr *const *args,
+nb_status nb__vmap_emit(nb__ad *ad, nb_graph *g, const nb_fn *f, int64_t b, nb_expr *const *args,
                         const bool *bin, nb_expr **vals, bool *bat);
 
 /* grad-like transformations: one differentiated output of one element */

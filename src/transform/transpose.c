@@ -62,9 +62,8 @@ static nb_status transpose_all(nb__ad *ad, nb_graph *g, lin_map *m) {
   return NB_OK;
 }
 
-nb_status nb__vjp_emit(nb__ad *ad, const nb_fn *f, const nb__wrt *w, nb_expr *const *args,
-                       nb_expr *const *cts, nb_expr **vals, nb_expr **grads) {
-  nb_graph *g = args[0]->g;
+nb_status nb__vjp_emit(nb__ad *ad, nb_graph *g, const nb_fn *f, const nb__wrt *w,
+                       nb_expr *const *args, nb_expr *const *cts, nb_expr **vals, nb_expr **grads) {
   lin_map   m = {.first = g->nnodes};
   nb_expr **targs = nb__calloc((size_t)f->nin + 1, sizeof *targs);
   nb_expr **nv = nb__calloc(2 * (size_t)f->nnodes + 1, sizeof *nv), **nt = nv ? nv + f->nnodes : NULL;
@@ -74,7 +73,7 @@ nb_status nb__vjp_emit(nb__ad *ad, const nb_fn *f, const nb__wrt *w, nb_expr *co
     if (!(targs[w->wrt[k]] = nb_input(g, "", (nb_dtype)x->dtype, x->rank, x->shape)))
       st = nb_errcode();
   }
-  if (!st) st = nb__jvp_emit(ad, f, args, targs, nv, nt);
+  if (!st) st = nb__jvp_emit(ad, g, f, args, targs, nv, nt);
   if (!st) {
     m.end = g->nnodes;
     m.lin = nb__calloc((size_t)(m.end - m.first) + 1, sizeof *m.lin);

@@ -41,7 +41,7 @@ static nb_fn *reverse(const char *api, want kind, const nb_fn *f, const nb_diff_
       }
     }
     nb_expr **grads = outs + f->nout;
-    if (nb__fail_count() == mark && !nb__vjp_emit(&ad, f, &w, ins, cts, outs, grads)) {
+    if (nb__fail_count() == mark && !nb__vjp_emit(&ad, g, f, &w, ins, cts, outs, grads)) {
       int first = kind == WANT_GRAD ? f->nout : 0;
       r = nb__finish(api, g, mark, nins, ins, f->nout + w.nwrt - first, outs + first);
     }

@@ -53,15 +53,14 @@ nb_expr *nb__batch_mask(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const
   return batched_op(ad, n, b, x, bx, &p);
 }
 
-nb_status nb__vmap_emit(nb__ad *ad, const nb_fn *f, int64_t b, nb_expr *const *args,
-                        const bool *bin, nb_expr **vals, bool *bat) {
+nb_status nb__vmap_emit(nb__ad *ad, nb_graph *g, const nb_fn *f, int64_t b,
+                        nb_expr *const *args, const bool *bin, nb_expr **vals, bool *bat) {
   int32_t maxsrc = 1;
   for (int32_t i = 0; i < f->nnodes; i++)
     if (f->nodes[i].n.nsrc > maxsrc) maxsrc = f->nodes[i].n.nsrc;
   nb_expr **x = nb__calloc((size_t)maxsrc, sizeof *x);
   bool     *bx = nb__calloc((size_t)maxsrc, sizeof *bx);
   int32_t  *input_of = nb__calloc((size_t)f->nnodes + 1, sizeof *input_of);
-  nb_graph *g = args[0]->g;
   nb_status st = (!x || !bx || !input_of) ? nb__nomem(ad->api) : NB_OK;
   if (!st)
     for (int k = 0; k < f->nin; k++) input_of[f->in[k]] = k + 1;
@@ -87,4 +86,161 @@ nb_status nb__vmap_emit(nb__ad *ad, const nb_fn *f, int64_t b, nb_expr *const *a
   nb__free(bx);
   nb__free(input_of);
   return st;
+}
+
+/* ---- the public vmap ---- */
+
+/* x (batch leading) with its batch axis moved to `axis` */
+static nb_expr *batch_to(nb__ad *ad, nb_expr *x, int axis) {
+  if (!x || axis == 0) return x;
+  nb__params p = {0};
+  for (int k = 0, src = 1; k < x->n.rank; k++) p.i[k] = k == axis ? 0 : src++;
+  return nb__adp(ad, NB_OP_TRANSPOSE, x, &p);
+}
+
+/* x with its axis `axis` moved to the front */
+static nb_expr *batch_from(nb__ad *ad, nb_expr *x, int axis) {
+  if (!x || axis == 0) return x;
+  nb__params p = {.i = {axis}};
+  for (int k = 1, src = 0; k < x->n.rank; k++, src++) p.i[k] = src == axis ? ++src : src;
+  return nb__adp(ad, NB_OP_TRANSPOSE, x, &p);
+}
+
+static nb_status check_axes(const char *api, const nb_fn *f, const int *in_axes,
+                            const int *out_axes, int *in, int *out) {
+  bool mapped = false;
+  for (int i = 0; i < f->nin; i++) {
+    int a = in_axes ? in_axes[i] : 0, r = f->nodes[f->in[i]].n.rank;
+    if (a != NB_UNMAPPED && !nb__norm_axis(&a, r + 1))
+      return nb__fail(NB_ERR_ARG, "%s: in_axes[%d] = %d out of range for a batched rank %d", api,
+                      i, in_axes[i], r + 1);
+    if (a != NB_UNMAPPED && r + 1 > NB_MAX_RANK)
+      return nb__fail(NB_ERR_SHAPE, "%s: batching input %d exceeds rank %d", api, i, NB_MAX_RANK);
+    in[i] = a;
+    mapped = mapped || a != NB_UNMAPPED;
+  }
+  if (!mapped) return nb__fail(NB_ERR_ARG, "%s: no input is mapped", api);
+  for (int j = 0; j < f->nout; j++) {
+    int a = out_axes ? out_axes[j] : 0, r = f->nodes[f->out[j]].n.rank;
+    if (a == NB_UNMAPPED || !nb__norm_axis(&a, r + 1))
+      return nb__fail(NB_ERR_ARG, "%s: out_axes[%d] = %d out of range for a batched rank %d", api,
+                      j, out_axes ? out_axes[j] : 0, r + 1);
+    out[j] = a;
+  }
+  return NB_OK;
+}
+
+nb_fn *nb_vmap_sized(const nb_fn *f, int64_t batch, const int *in_axes, const int *out_axes) {
+  const char *api = "nb_vmap";
+  nb__ad      ad = {api};
+  uint64_t    mark = nb__fail_count();
+  if (!f) return nb__null_arg(api), NULL;
+  if (batch < 0) return nb__fail(NB_ERR_ARG, "%s: negative batch size %lld", api, (long long)batch), NULL;
+  size_t    nin = (size_t)f->nin, nout = (size_t)f->nout, nn = (size_t)f->nnodes;
+  int      *axes = nb__calloc(nin + nout + 1, sizeof *axes);
+  nb_expr **ins = nb__calloc(2 * nin + nout + 1, sizeof *ins), **args = ins + nin, **outs = args + nin;
+  bool     *bin = nb__calloc(nin + nn + 1, sizeof *bin), *bat = bin + nin;
+  nb_expr **vals = nb__calloc(nn + 1, sizeof *vals);
+  nb_graph *g = NULL;
+  nb_fn    *r = NULL;
+  if (!axes || !ins || !bin || !vals) nb__nomem(api);
+  else if (!check_axes(api, f, in_axes, out_axes, axes, axes + nin) && (g = nb_graph_new())) {
+    for (int i = 0; i < f->nin; i++) {
+      const nb__node *x = &f->nodes[f->in[i]].n;
+      nb__node        b = *x;
+      bin[i] = axes[i] != NB_UNMAPPED;
+      if (bin[i]) {
+        b.rank = (uint8_t)(x->rank + 1);
+        for (int d = 0, k = 0; d < b.rank; d++) b.shape[d] = d == axes[i] ? batch : x->shape[k++];
+      }
+      ins[i] = nb__input_like(api, g, "", &b, nb__input_name(f, i));
+      args[i] = bin[i] ? batch_from(&ad, ins[i], axes[i]) : ins[i];
+    }
+    if (nb__fail_count() == mark && !nb__vmap_emit(&ad, g, f, batch, args, bin, vals, bat)) {
+      for (int j = 0; j < f->nout; j++) {
+        nb_expr *y = vals[f->out[j]];
+        outs[j] = batch_to(&ad, bat[f->out[j]] ? y : nb__batch_expand(&ad, y, batch), axes[nin + j]);
+      }
+      r = nb__finish(api, g, mark, f->nin, ins, f->nout, outs);
+    }
+  }
+  nb_graph_free(g);
+  nb__free(axes);
+  nb__free(ins);
+  nb__free(bin);
+  nb__free(vals);
+  return r;
+}
+
+/* batch_jvp / batch_vjp: the jvp or vjp of f with its tangent (cotangent)
+ * inputs batched along a leading axis; primal work stays unbatched */
+static nb_fn *batch_product(const char *api, const nb_fn *f, int64_t batch, const nb_diff_opts *o,
+                            bool reverse) {
+  nb__ad   ad = {api};
+  uint64_t mark = nb__fail_count();
+  if (!f) return nb__null_arg(api), NULL;
+  if (batch < 0) return nb__fail(NB_ERR_ARG, "%s: negative batch size %lld", api, (long long)batch), NULL;
+  nb_fn *t = reverse ? nb_vjp(f, o) : nb_jvp(f, o);
+  if (!t) return NULL;
+  size_t    nin = (size_t)t->nin, nout = (size_t)t->nout, nn = (size_t)t->nnodes;
+  nb_expr **ins = nb__calloc(nin + nout + 1, sizeof *ins), **outs = ins ? ins + nin : NULL;
+  bool     *bin = nb__calloc(nin + nn + 1, sizeof *bin), *bat = bin ? bin + nin : NULL;
+  nb_expr **vals = nb__calloc(nn + 1, sizeof *vals);
+  nb_graph *g = ins && bin && vals ? nb_graph_new() : NULL;
+  nb_fn    *r = NULL;
+  if (!ins || !bin || !vals) nb__nomem(api);
+  if (g) {
+    for (int i = 0; i < t->nin; i++) {
+      nb__node b = t->nodes[t->in[i]].n;
+      bin[i] = i >= f->nin; /* the tangents or cotangents */
+      if (bin[i] && b.rank + 1 > NB_MAX_RANK) {
+        nb__fail(NB_ERR_SHAPE, "%s: batching input %d exceeds rank %d", api, i, NB_MAX_RANK);
+        break;
+      }
+      if (bin[i]) {
+        for (int d = b.rank; d > 0; d--) b.shape[d] = b.shape[d - 1];
+        b.shape[0] = batch, b.rank++;
+      }
+      ins[i] = nb__input_like(api, g, "", &b, nb__input_name(t, i));
+    }
+    if (nb__fail_count() == mark && !nb__vmap_emit(&ad, g, t, batch, ins, bin, vals, bat)) {
+      for (int j = 0; j < t->nout; j++) {
+        nb_expr *y = vals[t->out[j]];
+        outs[j] = j < f->nout || bat[t->out[j]] ? y : nb__batch_expand(&ad, y, batch);
+      }
+      r = nb__finish(api, g, mark, t->nin, ins, t->nout, outs);
+    }
+  }
+  nb_graph_free(g);
+  nb_fn_free(t);
+  nb__free(ins);
+  nb__free(bin);
+  nb__free(vals);
+  return r;
+}
+
+nb_fn *nb_batch_jvp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o) {
+  return batch_product("nb_batch_jvp", f, batch, o, false);
+}
+nb_fn *nb_batch_vjp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o) {
+  return batch_product("nb_batch_vjp", f, batch, o, true);
+}
+
+/* Without a batch size the signature of the result cannot be fixed. */
+static nb_fn *unsized(const char *api, const nb_fn *f) {
+  if (!f) return nb__null_arg(api), NULL;
+  return nb__fail(NB_ERR_ARG, "%s: the batch size is unknown: use %s_sized", api, api), NULL;
+}
+
+nb_fn *nb_vmap(const nb_fn *f, const int *in_axes, const int *out_axes) {
+  (void)in_axes, (void)out_axes;
+  return unsized("nb_vmap", f);
+}
+nb_fn *nb_batch_jvp(const nb_fn *f, const nb_diff_opts *o) {
+  (void)o;
+  return unsized("nb_batch_jvp", f);
+}
+nb_fn *nb_batch_vjp(const nb_fn *f, const nb_diff_opts *o) {
+  (void)o;
+  return unsized("nb_batch_vjp", f);
 }
