@@ -13,6 +13,7 @@ void suite_fn(void);          /* test_fn.c: nb_fn_new, trace, signature, call, p
 void suite_errors(void);      /* test_errors.c: every error path, NULL propagation       */
 void suite_alloc(void);       /* test_alloc.c: allocation-failure sweep                  */
 void suite_threads(void);     /* test_threads.c: concurrent nb_call                      */
+void suite_invariants(void);  /* test_invariants.c: every primitive has its rules        */
 void suite_diff_rules(void);  /* test_diff_rules.c: every primitive's derivatives         */
 void suite_diff_conventions(void); /* test_diff_conventions.c: non-smooth points, NaN-safe where */
 void suite_diff_transforms(void);  /* test_diff_transforms.c: transforms, nesting, errors   */
@@ -23,7 +24,8 @@ static const th_suite th_suites[] = {
     {"reduce", suite_reduce},           {"shape", suite_shape},
     {"linalg", suite_linalg},           {"fn", suite_fn},
     {"errors", suite_errors},           {"alloc", suite_alloc},
-    {"threads", suite_threads},         {"diff_rules", suite_diff_rules},
+    {"threads", suite_threads},         {"invariants", suite_invariants},
+    {"diff_rules", suite_diff_rules},
     {"diff_conventions", suite_diff_conventions},
     {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
     {0, 0}};

@@ -183,14 +183,17 @@ nb_expr *nb_relu(nb_expr *x) {
   return nb__emit(api, NULL, &n, 3, s);
 }
 
-/* softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow at either end */
+/* softplus(x) = x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)): no overflow at
+ * either end, and both branches smooth, so every derivative order is right
+ * at 0 (a |x| form would lose the second derivative there) */
 nb_expr *nb_softplus(nb_expr *x) {
   const char *api = "nb_softplus";
   if (!x) return nb__null_arg(api), NULL;
-  nb_expr *tail = nb__op1(api, NB_OP_LOG1P,
-                          nb__op1(api, NB_OP_EXP,
-                                  nb__op1(api, NB_OP_NEG, nb__op1(api, NB_OP_ABS, x, NULL), NULL),
-                                  NULL),
-                          NULL);
-  return nb__op2(api, NB_OP_ADD, nb__op2(api, NB_OP_MAX, x, nb__fill_like(api, x, 0.0)), tail);
+  nb_expr *pos = nb__op2(api, NB_OP_ADD, x,
+                         nb__op1(api, NB_OP_LOG1P,
+                                 nb__op1(api, NB_OP_EXP, nb__op1(api, NB_OP_NEG, x, NULL), NULL), NULL));
+  nb_expr *neg = nb__op1(api, NB_OP_LOG1P, nb__op1(api, NB_OP_EXP, x, NULL), NULL);
+  nb_expr *s[3] = {nb__op2(api, NB_OP_GT, x, nb__fill_like(api, x, 0.0)), pos, neg};
+  nb__node n = {.op = NB_OP_SELECT};
+  return nb__emit(api, NULL, &n, 3, s);
 }

@@ -94,14 +94,22 @@ nb_expr *nb__stable_shift(const char *api, nb_expr *x, int64_t mask) {
   return nb__op1(api, NB_OP_STOP_GRADIENT, nb__emit(api, NULL, &n, 3, s), NULL);
 }
 
-/* logsumexp = log(sum(exp(x - m))) + m with m the finite max (0 when the
- * slice is all -inf, which then gives log(0) = -inf) */
+/* logsumexp = log(sum(exp(x - m))) + m with m the finite max. A slice that
+ * is all -inf (or empty) has sum 0: it gives -inf through a select, so its
+ * derivative is 0 rather than 0 * inf */
 static nb_expr *red_logsumexp(const char *api, nb_expr *x, int64_t mask) {
   nb_expr *m = nb__stable_shift(api, x, mask);
   nb_expr *mb = nb__unreduce(api, m, x, mask);
   if (!mb) return NULL;
   nb_expr *e = nb__op1(api, NB_OP_EXP, nb__op2(api, NB_OP_SUB, x, mb), NULL);
-  return nb__op2(api, NB_OP_ADD, nb__op1(api, NB_OP_LOG, red_sum(api, e, mask), NULL), m);
+  nb_expr *s = red_sum(api, e, mask);
+  if (!s) return NULL;
+  nb_expr *empty = nb__op2(api, NB_OP_EQ, s, nb__fill_like(api, s, 0.0));
+  nb_expr *safe[3] = {empty, nb__fill_like(api, s, 1.0), s};
+  nb__node sel = {.op = NB_OP_SELECT};
+  nb_expr *l = nb__op2(api, NB_OP_ADD, nb__op1(api, NB_OP_LOG, nb__emit(api, NULL, &sel, 3, safe), NULL), m);
+  nb_expr *r[3] = {empty, nb__fill_like(api, s, -INFINITY), l};
+  return nb__emit(api, NULL, &sel, 3, r);
 }
 
 nb_expr *nb_sum(nb_expr *x, int naxes, const int *axes, bool keepdims) {

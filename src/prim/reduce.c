@@ -118,21 +118,58 @@ static nb_expr *jvp_max(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_exp
   return reduce_like(ad, NB_OP_REDUCE_SUM, nb__t_scale(ad, t[0], OP2(DIV, hit, count)), n);
 }
 
-/* d prod / d x_i = product of the others, without dividing by zero: with
- * no zero it is p / x_i, with one zero only that element gets the product
- * of the non-zeros, with more every partial is 0 */
+/* ---- prod: d prod / d x_i = the product of the others, computed as
+ *      (exclusive prefix product) x (exclusive suffix product) along the
+ *      reduced elements: no division, so zeros are exact and every order
+ *      of derivative is right (the partials are polynomials) ---- */
+
+/* y shifted by s along its last axis, ones filling in */
+static nb_expr *shift_in_ones(nb__ad *ad, nb_expr *y, int64_t s) {
+  int      last = y->n.rank - 1;
+  int64_t  n = y->n.shape[last], shape[NB_MAX_RANK];
+  memcpy(shape, y->n.shape, sizeof shape);
+  shape[last] = s < n ? s : n;
+  nb_expr   *ones = nb__fill(ad->api, y->g, (nb_dtype)y->n.dtype, y->n.rank, shape, 1, y->n.weak);
+  nb__params p = {.i = {last, 0, n - shape[last], 1}};
+  nb__node   c = {.op = NB_OP_CONCAT, .p.i = {last}};
+  nb_expr   *parts[2] = {ones, nb__adp(ad, NB_OP_SLICE, y, &p)};
+  return nb__emit(ad->api, NULL, &c, 2, parts);
+}
+
+/* exclusive prefix products along the last axis (Hillis-Steele scan) */
+static nb_expr *exclusive_prefix_prod(nb__ad *ad, nb_expr *y) {
+  int64_t n = y->n.shape[y->n.rank - 1];
+  for (int64_t s = 1; y && s < n; s *= 2) y = OP2(MUL, y, shift_in_ones(ad, y, s));
+  return y ? shift_in_ones(ad, y, 1) : NULL;
+}
+
+static nb_expr *product_of_others(nb__ad *ad, nb_expr *x, int64_t mask) {
+  const nb__node *xn = &x->n;
+  nb__params      perm = {0}, inv = {0};
+  int64_t         flat[NB_MAX_RANK], n = 1;
+  int             k = 0, nk = 0;
+  for (int d = 0; d < xn->rank; d++)
+    if (!((mask >> d) & 1)) perm.i[k++] = d, flat[nk++] = xn->shape[d];
+  for (int d = 0; d < xn->rank; d++)
+    if ((mask >> d) & 1) perm.i[k++] = d, n *= xn->shape[d];
+  for (int d = 0; d < xn->rank; d++) inv.i[perm.i[d]] = d;
+  flat[nk] = n;
+  nb_expr *t = nb__adp(ad, NB_OP_TRANSPOSE, x, &perm);
+  int64_t  tshape[NB_MAX_RANK];
+  for (int d = 0; t && d < xn->rank; d++) tshape[d] = t->n.shape[d];
+  nb_expr   *y = nb__ad_reshape(ad, t, nk + 1, flat);
+  nb__params last = {.i = {(int64_t)1 << nk}};
+  nb_expr   *pre = y ? exclusive_prefix_prod(ad, y) : NULL;
+  nb_expr   *suf = y ? nb__adp(ad, NB_OP_REV, exclusive_prefix_prod(ad, nb__adp(ad, NB_OP_REV, y, &last)), &last) : NULL;
+  nb_expr   *others = OP2(MUL, pre, suf);
+  return nb__adp(ad, NB_OP_TRANSPOSE, nb__ad_reshape(ad, others, xn->rank, tshape), &inv);
+}
+
 static nb_expr *jvp_prod(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
                          nb_expr *const *t) {
   (void)y;
   if (!t[0]) return NULL;
-  int64_t  mask = n->p.i[0];
-  nb_expr *a = x[0], *zero = OP2(EQ, a, FILL(a, 0)), *one = FILL(a, 1), *nil = FILL(a, 0);
-  nb_expr *nonzero = nb__ad_select(ad, zero, one, a);
-  nb_expr *p = nb__ad_unreduce(ad, reduce_like(ad, NB_OP_REDUCE_PROD, nonzero, n), &a->n, mask);
-  nb_expr *zeros = nb__ad_unreduce(ad, reduce_like(ad, NB_OP_REDUCE_SUM, zero, n), &a->n, mask);
-  nb_expr *lone = OP2(MUL, OP2(EQ, zeros, one), zero);
-  nb_expr *partial = nb__ad_select(ad, OP2(EQ, zeros, nil), OP2(DIV, p, nonzero),
-                                   nb__ad_select(ad, lone, p, nil));
+  nb_expr *partial = product_of_others(ad, x[0], n->p.i[0]);
   return reduce_like(ad, NB_OP_REDUCE_SUM, nb__t_scale(ad, t[0], partial), n);
 }
 
