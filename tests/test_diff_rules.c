@@ -242,7 +242,8 @@ BUILDER(b_log_softmax) {
 /* ---- the table ---- */
 #define C_UNARY {"()", "(7)", "(2,3)", "(0)", "(2,0,3)"}
 #define C_BINARY \
-  {"()x()", "(5)x(5)", "(3,1)x(1,4)", "()x(4)", "(2,3)x(3)", "(2,3)x()", "(0)x(1)", "(0,3)x(3)"}
+  {"()x()", "(5)x(5)", "(3,1)x(1,4)", "()x(4)", "(2,3)x(3)", "(2,3)x()", "(2,1,3)x(4,1)", \
+   "(0)x(1)", "(0,3)x(3)"}
 #define C_WHERE                                                                             \
   {"()x()x()", "(5)x(5)x(5)", "()x(4)x(4)", "(3,1)x(1,4)x()", "(2,3)x(3)x(2,1)", "(4)x()x()", \
    "(0)x(0)x(1)", "(2,0)x(1)x()"}
@@ -350,7 +351,7 @@ static const row rows[] = {
     /* linear algebra and nn helpers */
     {"matmul", b_matmul, {U(-1, 1)},
      {"(2,3)x(3,4)", "(3)x(3)", "(3)x(3,4)", "(2,3)x(3)", "(2,2,3)x(3,4)", "(2,1,2,3)x(3,3,2)",
-      "(0,3)x(3,2)", "(2,0)x(0,3)", "(3)x(2,3,4)", "(1)x(1)"}},
+      "(0,3)x(3,2)", "(2,0)x(0,3)", "(3)x(2,3,4)", "(2,3,4)x(4)", "(1)x(1)"}},
     {"softmax", b_softmax, {U(-2, 2)}, C_SOFTMAX},
     {"log_softmax", b_log_softmax, {U(-2, 2)}, C_SOFTMAX},
     {"softmax(large)", b_softmax, {U(99, 101)}, {"(5);0", "(2,3);-1"}},
@@ -713,7 +714,8 @@ static void check_jacobians(ctx *c, const nb_fn *f, const tl *x, const tl *t, co
   }
   nb_fn *fw = nb_jacfwd(f, NULL), *rv = nb_jacrev(f, NULL);
   tl     a, b;
-  if (jac_eval(c, fw, "jacfwd", x, t, jt, &a) && jac_eval(c, rv, "jacrev", x, t, jt, &b))
+  bool   have_a = jac_eval(c, fw, "jacfwd", x, t, jt, &a);
+  if (jac_eval(c, rv, "jacrev", x, t, jt, &b) && have_a)
     expect(c, K_JAC, vec_err(&a, 0, &b, 0, a.n), c->tol.tight);
   nb_fn_free(fw);
   nb_fn_free(rv);
@@ -722,7 +724,8 @@ static void check_jacobians(ctx *c, const nb_fn *f, const tl *x, const tl *t, co
     return;
   }
   nb_fn *jc = nb_jacobian(f, NULL);
-  if (jac_eval(c, jc, "jacobian", x, t, jt, &b)) expect(c, K_JAC, vec_err(&a, 0, &b, 0, a.n), c->tol.tight);
+  if (jac_eval(c, jc, "jacobian", x, t, jt, &b) && have_a)
+    expect(c, K_JAC, vec_err(&a, 0, &b, 0, a.n), c->tol.tight);
   nb_fn_free(jc);
 }
 
@@ -811,12 +814,8 @@ static void run_case(const row *r, int ci, nb_dtype dt) {
     expect(c, K_DOT2, scalar_err(cjv, ctu, a3 + a2), c->tol.dot);
   }
 
-  /* The library's own checker, order 2. It differences f32 functions in f32 with
-   * a step of 4.9e-3 (1 + max |x|): for inputs near 100 ("large" rows) that is
-   * 0.5, too coarse for softmax-like functions of O(1) curvature, a limit of
-   * single-precision differences rather than of the rules: skipped there (the
-   * f64 call and all the checks above still run). */
-  if (!(c->f32 && tl_maxabs(&x) > 50)) {
+  /* the library's own checker, order 2 */
+  {
     const void *xs[MAXT];
     double      err = -1;
     for (int i = 0; i < nin; i++) xs[i] = typed_copy(nb_fn_in_dtype(f, i), x.d[i], x.size[i]);
