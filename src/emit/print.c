@@ -48,6 +48,9 @@ static void print_params(FILE *out, const nb__fnode *nodes, const nb__fnode *f) 
             (long long)i[2], (long long)i[3]);
     break;
   case NB_OP_CONCAT: fprintf(out, "axis=%lld", (long long)i[0]); break;
+  case NB_OP_MATMUL:
+    if (i[0]) fprintf(out, "masked");
+    break;
   case NB_OP_GATHER:
   case NB_OP_SCATTER_ADD: {
     size_t k = n->p.nbytes / sizeof(int64_t), shown = k < 8 ? k : 8;

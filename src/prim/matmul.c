@@ -1,5 +1,8 @@
 /* matmul: a[..., M, K] x b[..., K, N] -> [..., M, N] with equal batch
- * dimensions (the ops layer promotes 1-D operands and broadcasts batches). */
+ * dimensions (the ops layer promotes 1-D operands and broadcasts batches).
+ * p.i[0] = 1 makes it "masked": a term with a zero factor is zero even when
+ * the other factor is inf or NaN — the contraction form of dmul, used by
+ * every derivative rule so a zero (co)tangent stays exactly zero. */
 #include <string.h>
 
 #include "../transform/ad.h"
@@ -34,7 +37,10 @@ static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *co
         for (int64_t l = 0; l < k; l++) {                                                \
           T        ail = pa[i * k + l];                                                  \
           const T *bl = pb + l * nn;                                                     \
-          for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];                         \
+          if (!masked)                                                                   \
+            for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];                       \
+          else if (ail != 0)                                                             \
+            for (int64_t j = 0; j < nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];      \
         }                                                                                \
       }                                                                                  \
   } while (0)
@@ -44,15 +50,22 @@ static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out,
   int     r = n->rank;
   int64_t m = n->shape[r - 2], nn = n->shape[r - 1], k = s[0]->shape[r - 1], batch = 1;
   for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
+  bool masked = n->p.i[0] != 0;
   if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
   else NB__MATMUL_LOOP(float);
+}
+
+static nb_expr *masked_matmul(nb__ad *ad, nb_expr *a, nb_expr *b) {
+  nb__node n = {.op = NB_OP_MATMUL, .p.i = {1}};
+  nb_expr *s[2] = {a, b};
+  return nb__emit(ad->api, NULL, &n, 2, s);
 }
 
 static nb_expr *jvp_matmul(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
                            nb_expr *const *t) {
   (void)n, (void)y;
-  nb_expr *ta = t[0] ? nb__ad2(ad, NB_OP_MATMUL, t[0], x[1]) : NULL;
-  nb_expr *tb = t[1] ? nb__ad2(ad, NB_OP_MATMUL, x[0], t[1]) : NULL;
+  nb_expr *ta = t[0] ? masked_matmul(ad, t[0], x[1]) : NULL;
+  nb_expr *tb = t[1] ? masked_matmul(ad, x[0], t[1]) : NULL;
   return nb__t_add(ad, ta, tb);
 }
 
@@ -60,8 +73,8 @@ static nb_expr *jvp_matmul(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_
 static void transpose_matmul(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin,
                              nb_expr **cts) {
   if (!ct) return;
-  if (lin[0]) cts[0] = nb__ad2(ad, NB_OP_MATMUL, ct, nb__ad_swap_last(ad, y->src[1]));
-  if (lin[1]) cts[1] = nb__ad2(ad, NB_OP_MATMUL, nb__ad_swap_last(ad, y->src[0]), ct);
+  if (lin[0]) cts[0] = masked_matmul(ad, ct, nb__ad_swap_last(ad, y->src[1]));
+  if (lin[1]) cts[1] = masked_matmul(ad, nb__ad_swap_last(ad, y->src[0]), ct);
 }
 
 const nb__prim nb__row_MATMUL = {"matmul", 2, 0, infer_matmul, eval_matmul,
