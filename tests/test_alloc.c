@@ -421,12 +421,76 @@ static void test_alloc_first_call_sticky(void) {
 }
 static void test_alloc_trace_sticky(void) { sticky_mode = 1; test_alloc_trace(); sticky_mode = 0; }
 
+/* (e) transformations: every failure point of each transformation gives
+ * NULL with NB_ERR_NOMEM and no leak; the source function stays usable */
+static nb_fn *small_fn(void) {
+  nb_graph *g = nb_graph_new();
+  int64_t   s[2] = {2, 3}, v[1] = {3};
+  nb_expr  *x = nb_input(g, "x", NB_F64, 2, s), *w = nb_input(g, "w", NB_F64, 1, v);
+  nb_expr  *h = nb_tanh(nb_matmul(x, w));
+  nb_expr  *y = nb_sum(nb_mul(nb_softplus(h), nb_exp(nb_neg(h))), 0, NULL, false);
+  nb_expr  *ins[2] = {x, w};
+  nb_fn    *f = nb_fn_new(g, 2, ins, 1, &y);
+  nb_graph_free(g);
+  return f;
+}
+
+typedef nb_fn *(*transform_fn)(const nb_fn *f);
+static nb_fn *t_vjp(const nb_fn *f) { return nb_vjp(f, NULL); }
+static nb_fn *t_jvp(const nb_fn *f) { return nb_jvp(f, NULL); }
+static nb_fn *t_hessian(const nb_fn *f) { return nb_hessian(f, NULL); }
+static nb_fn *t_jacrev(const nb_fn *f) { return nb_jacrev(f, NULL); }
+static nb_fn *t_hvp(const nb_fn *f) { return nb_hvp(f, NULL); }
+static nb_fn *t_vmap(const nb_fn *f) {
+  int in_axes[2] = {0, NB_UNMAPPED};
+  return nb_vmap_sized(f, 2, in_axes, NULL);
+}
+
+static void sweep_transform(const char *name, transform_fn t) {
+  install();
+  nb_fn *f = small_fn();
+  CHECK(f != NULL);
+  long k, points = 0;
+  for (k = 1; f && k < KMAX && th_failed_checks < MAX_FAILS; k++) {
+    arm(k);
+    nb_fn *r = t(f);
+    int    hit = A.hits > 0;
+    disarm();
+    points += hit;
+    if (!r) {
+      CHECK(hit);
+      CHECK(nb_errcode() == NB_ERR_NOMEM);
+    }
+    nb_fn_free(r);
+    if (!hit) break;
+  }
+  /* f is intact: a transformation after the sweep works */
+  nb_fn *r = f ? t(f) : NULL;
+  CHECK(r != NULL);
+  nb_fn_free(r);
+  nb_fn_free(f);
+  CHECK(points > 0);
+  CHECK(k < KMAX);
+  printf("  alloc sweep, %s: %ld failure points\n", name, points);
+  uninstall();
+}
+
+static void test_alloc_transforms(void) {
+  sweep_transform("nb_vjp", t_vjp);
+  sweep_transform("nb_jvp", t_jvp);
+  sweep_transform("nb_hessian", t_hessian);
+  sweep_transform("nb_jacrev", t_jacrev);
+  sweep_transform("nb_hvp", t_hvp);
+  sweep_transform("nb_vmap_sized", t_vmap);
+}
+
 void suite_alloc(void) {
   RUN(test_alloc_hook_used);
   RUN(test_alloc_build);
   RUN(test_alloc_fn_new);
   RUN(test_alloc_first_call);
   RUN(test_alloc_trace);
+  RUN(test_alloc_transforms);
   RUN(test_alloc_build_sticky);
   RUN(test_alloc_fn_new_sticky);
   RUN(test_alloc_first_call_sticky);
