@@ -10,7 +10,8 @@
  *
  * nabla equivalents:
  *   jvp / vjp            nb_jvp / nb_vjp
- *   batch_jvp/batch_vjp  nb_batch_jvp / nb_batch_vjp (tangents with a leading batch axis)
+ *   batch_jvp/batch_vjp  nb_batch_jvp_sized / nb_batch_vjp_sized (tangents with a leading
+ *                        batch axis; nabla shapes are static, so the batch size is given)
  *   full_jacobian        nb_jacrev (or nb_jacfwd, nb_jacobian)
  *   model_jvp/model_vjp  nb_jvp / nb_vjp with wrt naming the parameter inputs (W, b)
  *   create_graph         transformations compose: nb_jvp(nb_vjp(f)), nb_hvp, nb_hessian
@@ -194,15 +195,16 @@ int main(void) {
   }
   show("vjp(func, [x], v)", prod, want_vj, 2, "analytic");
 
-  /* batch products: row b of the result is J vs[b] (jvp) or vs[b]ᵀ J (vjp) */
+  /* batch products: row b of the result is J vs[b] (jvp) or vs[b]ᵀ J (vjp); the batch
+   * size (2 rows of vs) is part of the function's signature */
   const void *xvs[2] = {x, vs};
   void *yb[2] = {out_y, batch};
-  bjvp = nb_batch_jvp(func, NULL);
+  bjvp = nb_batch_jvp_sized(func, 2, NULL);
   if (!bjvp) {
-    rc = unavailable("nb_batch_jvp");
+    rc = unavailable("nb_batch_jvp_sized");
     goto done;
   }
-  if (!has_signature(bjvp, "nb_batch_jvp(func)", 2, sb_in, 2, sb_out)) goto done;
+  if (!has_signature(bjvp, "nb_batch_jvp_sized(func, 2)", 2, sb_in, 2, sb_out)) goto done;
   if (nb_call(bjvp, xvs, yb)) {
     rc = fail("nb_call(batch_jvp)");
     goto done;
@@ -210,12 +212,12 @@ int main(void) {
   const double want_bjvp[4] = {J[0][0], J[1][0], J[0][1], J[1][1]}; /* rows J e_b */
   show("batch_jvp(func, [x], vs)", &batch[0][0], want_bjvp, 4, "analytic");
 
-  bvjp = nb_batch_vjp(func, NULL);
+  bvjp = nb_batch_vjp_sized(func, 2, NULL);
   if (!bvjp) {
-    rc = unavailable("nb_batch_vjp");
+    rc = unavailable("nb_batch_vjp_sized");
     goto done;
   }
-  if (!has_signature(bvjp, "nb_batch_vjp(func)", 2, sb_in, 2, sb_out)) goto done;
+  if (!has_signature(bvjp, "nb_batch_vjp_sized(func, 2)", 2, sb_in, 2, sb_out)) goto done;
   if (nb_call(bvjp, xvs, yb)) {
     rc = fail("nb_call(batch_vjp)");
     goto done;

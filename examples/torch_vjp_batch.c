@@ -7,7 +7,7 @@
  *   3. f(x, y) = x*y + sin(x*y**2),  two inputs of shape (N,)
  *   4. f(x) = stack((x1*x2, sin(x1 + x2**2), x1**2 - 3*x2), dim=1),  (N, 2) -> (N, 3);
  *      the Jacobian (N, 3, 2) rebuilt by a loop of three one-hot VJPs
- *      (and here also by one nb_batch_vjp call with the three one-hot cotangents)
+ *      (and here also by one nb_batch_vjp_sized call with the three one-hot cotangents)
  *   5. the same with two inputs x, y of shape (N,)
  * torch.rand is replaced by a deterministic generator (splitmix64).
  *
@@ -270,14 +270,15 @@ int main(void) {
   for (int n = 0; n < N; n++) jacobian_ref(xd[n][0], xd[n][1], Jt[n]);
   show_bool("4. Are Jacobians correct?", allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N));
 
-  /* 4b. the same three VJPs as one batched call: cotangents (3, N, 3) -> (3, N, 2) */
-  bvf = nb_batch_vjp(f[3], NULL);
+  /* 4b. the same three VJPs as one batched call: cotangents (3, N, 3) -> (3, N, 2);
+   * the batch size 3 is given because nabla shapes are static */
+  bvf = nb_batch_vjp_sized(f[3], 3, NULL);
   if (!bvf) {
-    rc = unavailable("nb_batch_vjp");
+    rc = unavailable("nb_batch_vjp_sized");
     goto done;
   }
   const int64_t sbi[] = {2 * N, 3 * 3 * N}, sbo[] = {3 * N, 3 * 2 * N};
-  if (!has_signature(bvf, "batch_vjp(f4)", 2, sbi, 2, sbo)) goto done;
+  if (!has_signature(bvf, "nb_batch_vjp_sized(f4, 3)", 2, sbi, 2, sbo)) goto done;
   const void *ab[] = {xd, onehot};
   void *rb[] = {out3, gbatch};
   if (nb_call(bvf, ab, rb)) {
@@ -286,7 +287,8 @@ int main(void) {
   }
   for (int k = 0; k < 3; k++)
     for (int n = 0; n < N; n++) Js[n][k][0] = gbatch[k][n][0], Js[n][k][1] = gbatch[k][n][1];
-  show_bool("4. (nb_batch_vjp) Are Jacobians correct?",
+  show_head("4. J (batch_vjp)", &Js[0][0][0], &Jt[0][0][0], 6 * N);
+  show_bool("4. (nb_batch_vjp_sized) Are Jacobians correct?",
             allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N));
 
   /* 5. two inputs, three outputs: Js[:, k, 0] = gx, Js[:, k, 1] = gy */

@@ -18,6 +18,7 @@ void suite_diff_rules(void);  /* test_diff_rules.c: every primitive's derivative
 void suite_diff_conventions(void); /* test_diff_conventions.c: non-smooth points, NaN-safe where */
 void suite_diff_transforms(void);  /* test_diff_transforms.c: transforms, nesting, errors   */
 void suite_adbench(void);          /* test_adbench.c: ADBench GMM and LSTM, an MLP loss      */
+void suite_vmap(void);             /* test_vmap.c: vmap, batch products, composition         */
 
 static const th_suite th_suites[] = {
     {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
@@ -28,6 +29,7 @@ static const th_suite th_suites[] = {
     {"diff_rules", suite_diff_rules},
     {"diff_conventions", suite_diff_conventions},
     {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
+    {"vmap", suite_vmap},
     {0, 0}};
 
 #endif

@@ -46,7 +46,9 @@ const char *nb__input_name(const nb_fn *f, int i) { return f->nodes[f->in[i]].n.
 
 nb_expr *nb__input_like(const char *api, nb_graph *g, const char *prefix, const nb__node *like,
                         const char *name) {
-  char buf[96];
+  char    buf[96];
+  int64_t size;
+  if (nb__check_shape(api, (nb_dtype)like->dtype, like->rank, like->shape, &size)) return NULL;
   snprintf(buf, sizeof buf, "%s%s", prefix, name);
   nb_expr *x = nb_input(g, buf, (nb_dtype)like->dtype, like->rank, like->shape);
   if (!x && nb_errcode() == NB_ERR_NOMEM) nb__nomem(api);

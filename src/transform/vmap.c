@@ -131,7 +131,7 @@ static nb_status check_axes(const char *api, const nb_fn *f, const int *in_axes,
 }
 
 nb_fn *nb_vmap_sized(const nb_fn *f, int64_t batch, const int *in_axes, const int *out_axes) {
-  const char *api = "nb_vmap";
+  const char *api = "nb_vmap_sized";
   nb__ad      ad = {api};
   uint64_t    mark = nb__fail_count();
   if (!f) return nb__null_arg(api), NULL;
@@ -180,6 +180,9 @@ static nb_fn *batch_product(const char *api, const nb_fn *f, int64_t batch, cons
   uint64_t mark = nb__fail_count();
   if (!f) return nb__null_arg(api), NULL;
   if (batch < 0) return nb__fail(NB_ERR_ARG, "%s: negative batch size %lld", api, (long long)batch), NULL;
+  nb__wrt w; /* the options are checked here so messages name this function */
+  if (nb__wrt_init(api, f, o, &w)) return NULL;
+  nb__wrt_free(&w);
   nb_fn *t = reverse ? nb_vjp(f, o) : nb_jvp(f, o);
   if (!t) return NULL;
   size_t    nin = (size_t)t->nin, nout = (size_t)t->nout, nn = (size_t)t->nnodes;
@@ -220,10 +223,10 @@ static nb_fn *batch_product(const char *api, const nb_fn *f, int64_t batch, cons
 }
 
 nb_fn *nb_batch_jvp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o) {
-  return batch_product("nb_batch_jvp", f, batch, o, false);
+  return batch_product("nb_batch_jvp_sized", f, batch, o, false);
 }
 nb_fn *nb_batch_vjp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o) {
-  return batch_product("nb_batch_vjp", f, batch, o, true);
+  return batch_product("nb_batch_vjp_sized", f, batch, o, true);
 }
 
 /* Without a batch size the signature of the result cannot be fixed. */
