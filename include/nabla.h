@@ -209,6 +209,9 @@ nb_fn *nb_batch_vjp_sized(const nb_fn *f, int64_t batch, const nb_diff_opts *o);
 nb_status nb_fn_print(const nb_fn *f, FILE *out);
 nb_status nb_fn_dot(const nb_fn *f, FILE *out);
 int64_t   nb_fn_node_count(const nb_fn *f);
+/* extension: bytes of scratch memory one call of f uses (its workspace),
+ * not counting the caller's input and output buffers; -1 on failure */
+int64_t   nb_fn_workspace_bytes(nb_fn *f);
 nb_status nb_check_grads(const nb_fn *f, const void *const *x, int order, double *max_rel_err);
 
 const char *nb_version(void);

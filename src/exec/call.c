@@ -105,6 +105,21 @@ void nb__exec_destroy(nb_fn *f) {
   f->plan = NULL;
 }
 
+static nb__plan *get_plan(nb_fn *f) {
+  pthread_mutex_lock(&f->lock);
+  if (!f->plan) f->plan = plan_new(f);
+  nb__plan *p = f->plan;
+  pthread_mutex_unlock(&f->lock);
+  return p;
+}
+
+int64_t nb_fn_workspace_bytes(nb_fn *f) {
+  if (!f) return nb__null_arg("nb_fn_workspace_bytes"), -1;
+  nb__plan *p = get_plan(f);
+  if (!p) return nb__nomem("nb_fn_workspace_bytes"), -1;
+  return (int64_t)p->bytes;
+}
+
 /* Takes a workspace (making the plan and the workspace when needed). */
 static nb__workspace *checkout(nb_fn *f) {
   pthread_mutex_lock(&f->lock);
