@@ -1,78 +1,16 @@
-/* nb_call: a plan built once at the first call (under the function's lock),
- * then workspaces checked out of a pool so concurrent callers never share
- * scratch memory and no call after the first allocates. */
+/* nb_call: the plan is built once at the first call (under the function's
+ * lock); workspaces are checked out of a pool, so concurrent callers never
+ * share scratch memory and no call after the first allocates. */
 #include <string.h>
 
-#include "../internal.h"
-
-enum { ALIGN = 64 };
-
-struct nb__plan {
-  int64_t         *offset; /* per node: byte offset in the workspace, -1 if it owns none */
-  int32_t         *input_of; /* per node: its position among the inputs, or -1 */
-  const nb__node **srcs;   /* all nodes' operand nodes, back to back */
-  int32_t         *first;  /* per node: where its operands start in srcs */
-  size_t           bytes;  /* workspace size */
-  int32_t          max_src;
-};
+#include "exec.h"
 
 struct nb__workspace {
   nb__workspace *next;
   unsigned char *mem;
-  const void   **buf;  /* per node: where its value is during a call */
+  void         **buf;  /* per node: where its value is during a call */
   const void   **args; /* operand buffers of the node being run */
 };
-
-static void plan_free(nb__plan *p) {
-  if (!p) return;
-  nb__free(p->offset);
-  nb__free(p->input_of);
-  nb__free(p->srcs);
-  nb__free(p->first);
-  nb__free(p);
-}
-
-static bool owns_buffer(const nb__node *n) {
-  return n->op != NB_OP_INPUT && n->op != NB_OP_CONST && !(nb__prims[n->op]->flags & NB__ALIAS);
-}
-
-static nb__plan *plan_new(const nb_fn *f) {
-  nb__plan *p = nb__calloc(1, sizeof *p);
-  if (!p) return NULL;
-  int32_t n = f->nnodes, total = 0;
-  for (int32_t i = 0; i < n; i++) total += f->nodes[i].n.nsrc;
-  p->offset = nb__calloc((size_t)n + 1, sizeof *p->offset);
-  p->input_of = nb__calloc((size_t)n + 1, sizeof *p->input_of);
-  p->first = nb__calloc((size_t)n + 1, sizeof *p->first);
-  p->srcs = nb__calloc((size_t)total + 1, sizeof *p->srcs);
-  if (!p->offset || !p->input_of || !p->first || !p->srcs) {
-    plan_free(p);
-    return NULL;
-  }
-  size_t at = 0;
-  for (int32_t i = 0, k = 0; i < n; i++) {
-    const nb__fnode *node = &f->nodes[i];
-    p->input_of[i] = -1;
-    p->first[i] = k;
-    for (int s = 0; s < node->n.nsrc; s++) p->srcs[k++] = &f->nodes[node->src[s]].n;
-    if (node->n.nsrc > p->max_src) p->max_src = node->n.nsrc;
-    p->offset[i] = -1;
-    if (owns_buffer(&node->n)) {
-      /* sizes were checked when the node was made; the sum is checked here */
-      size_t bytes = (size_t)node->n.size * nb__dtype_size((nb_dtype)node->n.dtype);
-      bytes = (bytes + ALIGN - 1) / ALIGN * ALIGN;
-      if (bytes > SIZE_MAX / 2 - at) {
-        plan_free(p);
-        return NULL;
-      }
-      p->offset[i] = (int64_t)at;
-      at += bytes;
-    }
-  }
-  for (int i = 0; i < f->nin; i++) p->input_of[f->in[i]] = i;
-  p->bytes = at;
-  return p;
-}
 
 static void workspace_free(nb__workspace *w) {
   if (!w) return;
@@ -85,7 +23,7 @@ static void workspace_free(nb__workspace *w) {
 static nb__workspace *workspace_new(const nb_fn *f, const nb__plan *p) {
   nb__workspace *w = nb__calloc(1, sizeof *w);
   if (!w) return NULL;
-  w->mem = nb__malloc(p->bytes + ALIGN);
+  w->mem = nb__malloc(p->bytes + NB__ALIGN);
   w->buf = nb__calloc((size_t)f->nnodes + 1, sizeof *w->buf);
   w->args = nb__calloc((size_t)p->max_src + 1, sizeof *w->args);
   if (!w->mem || !w->buf || !w->args) {
@@ -101,13 +39,13 @@ void nb__exec_destroy(nb_fn *f) {
     workspace_free(w);
   }
   f->idle = NULL;
-  plan_free(f->plan);
+  nb__plan_free(f->plan);
   f->plan = NULL;
 }
 
 static nb__plan *get_plan(nb_fn *f) {
   pthread_mutex_lock(&f->lock);
-  if (!f->plan) f->plan = plan_new(f);
+  if (!f->plan) f->plan = nb__plan_new(f);
   nb__plan *p = f->plan;
   pthread_mutex_unlock(&f->lock);
   return p;
@@ -123,7 +61,7 @@ int64_t nb_fn_workspace_bytes(nb_fn *f) {
 /* Takes a workspace (making the plan and the workspace when needed). */
 static nb__workspace *checkout(nb_fn *f) {
   pthread_mutex_lock(&f->lock);
-  if (!f->plan) f->plan = plan_new(f);
+  if (!f->plan) f->plan = nb__plan_new(f);
   nb__workspace *w = NULL;
   if (f->plan) {
     w = f->idle;
@@ -141,27 +79,69 @@ static void checkin(nb_fn *f, nb__workspace *w) {
   pthread_mutex_unlock(&f->lock);
 }
 
-static void run(const nb_fn *f, const nb__plan *p, nb__workspace *w, const void *const *inputs) {
-  unsigned char *base = (unsigned char *)(((uintptr_t)w->mem + ALIGN - 1) / ALIGN * ALIGN);
+/* every node's buffer for this call (temporaries have none) */
+static void bind(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned char *base,
+                 const void *const *inputs, void *const *outputs) {
   for (int32_t i = 0; i < f->nnodes; i++) {
-    const nb__fnode *node = &f->nodes[i];
-    const nb__node  *n = &node->n;
-    if (n->op == NB_OP_INPUT) {
-      w->buf[i] = p->input_of[i] >= 0 ? inputs[p->input_of[i]] : NULL;
-      continue;
+    const nb__home *h = &p->home[i];
+    switch (h->kind) {
+    case NB__HOME_WS: w->buf[i] = base + h->offset; break;
+    case NB__HOME_IN: w->buf[i] = (void *)inputs[h->index]; break;
+    case NB__HOME_OUT: w->buf[i] = outputs[h->index]; break;
+    case NB__HOME_CONST: w->buf[i] = (void *)f->nodes[i].n.p.data; break;
+    case NB__HOME_ALIAS: w->buf[i] = w->buf[f->nodes[i].src[0]]; break;
+    default: w->buf[i] = NULL; break;
     }
-    if (n->op == NB_OP_CONST) {
-      w->buf[i] = n->p.data;
-      continue;
+  }
+}
+
+static void run_node(const nb_fn *f, const nb__plan *p, nb__workspace *w, int32_t i) {
+  const nb__fnode *node = &f->nodes[i];
+  for (int s = 0; s < node->n.nsrc; s++) w->args[s] = w->buf[node->src[s]];
+  nb__prims[node->n.op]->eval(&node->n, p->srcs + p->first[i], w->buf[i], w->args);
+}
+
+/* a fused group, block by block: temporaries live in L1-sized blocks */
+static void run_group(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned char *base,
+                      const nb__group *g) {
+  unsigned char *temps = base + g->temp_offset;
+  for (int64_t b0 = 0; b0 < g->size; b0 += NB__BLOCK) {
+    int64_t len = g->size - b0 < NB__BLOCK ? g->size - b0 : NB__BLOCK;
+    for (int32_t k = 0; k < g->count; k++) {
+      int32_t          m = p->members[g->first + k];
+      const nb__fnode *node = &f->nodes[m];
+      for (int s = 0; s < node->n.nsrc; s++) {
+        int32_t         src = node->src[s];
+        const nb__home *h = &p->home[src];
+        size_t          esz = nb__dtype_size((nb_dtype)f->nodes[src].n.dtype);
+        w->args[s] = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
+                                              : (void *)((unsigned char *)w->buf[src] + (size_t)b0 * esz);
+      }
+      const nb__home *h = &p->home[m];
+      void *out = h->kind == NB__HOME_TEMP
+                      ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
+                      : (void *)((unsigned char *)w->buf[m] + (size_t)b0 * nb__dtype_size((nb_dtype)node->n.dtype));
+      nb__node blk = node->n;
+      blk.size = len;
+      nb__prims[blk.op]->eval(&blk, p->srcs + p->first[m], out, w->args);
     }
-    if (p->offset[i] < 0) { /* an alias of its operand */
-      w->buf[i] = w->buf[node->src[0]];
-      continue;
-    }
-    void *out = base + p->offset[i];
-    w->buf[i] = out;
-    for (int s = 0; s < n->nsrc; s++) w->args[s] = w->buf[node->src[s]];
-    nb__prims[n->op]->eval(n, p->srcs + p->first[i], out, w->args);
+  }
+}
+
+static void run(const nb_fn *f, const nb__plan *p, nb__workspace *w, const void *const *inputs,
+                void *const *outputs) {
+  unsigned char *base = (unsigned char *)(((uintptr_t)w->mem + NB__ALIGN - 1) / NB__ALIGN * NB__ALIGN);
+  bind(f, p, w, base, inputs, outputs);
+  for (int32_t s = 0; s < p->nsteps; s++) {
+    nb__step st = p->steps[s];
+    if (st.node >= 0) run_node(f, p, w, st.node);
+    else run_group(f, p, w, base, &p->groups[st.group]);
+  }
+  /* outputs that did not live in the caller's buffer */
+  for (int j = 0; j < f->nout; j++) {
+    const nb__node *n = &f->nodes[f->out[j]].n;
+    size_t          bytes = (size_t)n->size * nb__dtype_size((nb_dtype)n->dtype);
+    if (bytes && w->buf[f->out[j]] != outputs[j]) memcpy(outputs[j], w->buf[f->out[j]], bytes);
   }
 }
 
@@ -184,12 +164,7 @@ nb_status nb_call(nb_fn *f, const void *const *inputs, void *const *outputs) {
   if (check_buffers(api, f, inputs, outputs)) return NB_ERR_ARG;
   nb__workspace *w = checkout(f);
   if (!w) return nb__nomem(api);
-  run(f, f->plan, w, inputs);
-  for (int j = 0; j < f->nout; j++) {
-    const nb__node *n = &f->nodes[f->out[j]].n;
-    size_t          bytes = (size_t)n->size * nb__dtype_size((nb_dtype)n->dtype);
-    if (bytes) memcpy(outputs[j], w->buf[f->out[j]], bytes);
-  }
+  run(f, f->plan, w, inputs, outputs);
   checkin(f, w);
   return NB_OK;
 }

@@ -1,0 +1,66 @@
+/* The execution plan of a function (built once, at its first call). */
+#ifndef NB_EXEC_H
+#define NB_EXEC_H
+
+#include "../internal.h"
+
+/* elements per block of a fused group: its temporaries stay in L1 */
+enum { NB__BLOCK = 512, NB__ALIGN = 64 };
+
+/* where a node's value lives during a call */
+typedef enum nb__home_kind {
+  NB__HOME_WS,    /* a slot of the workspace */
+  NB__HOME_IN,    /* the caller's input buffer */
+  NB__HOME_OUT,   /* the caller's output buffer */
+  NB__HOME_CONST, /* the node's constant data */
+  NB__HOME_ALIAS, /* its operand's buffer (reshape, stop_gradient) */
+  NB__HOME_TEMP,  /* a block-sized temporary inside its fused group */
+  NB__HOME_NONE   /* not needed (an unused input) */
+} nb__home_kind;
+
+typedef struct nb__home {
+  uint8_t kind;
+  int32_t index;  /* input/output position, or temporary number in its group */
+  int64_t offset; /* workspace byte offset (WS) */
+} nb__home;
+
+/* a fused run of elementwise nodes of one size, executed block by block */
+typedef struct nb__group {
+  int32_t first, count; /* its members in plan->members, in topological order */
+  int64_t size;         /* elements of every member */
+  int32_t ntemp;
+  int64_t temp_offset; /* workspace offset of the temporaries' blocks */
+} nb__group;
+
+typedef struct nb__step {
+  int32_t node;  /* a single node, or -1 */
+  int32_t group; /* a fused group, or -1 */
+} nb__step;
+
+struct nb__plan {
+  nb__step        *steps;
+  int32_t          nsteps;
+  nb__group       *groups;
+  int32_t          ngroups;
+  int32_t         *members;
+  nb__home        *home;  /* per node */
+  const nb__node **srcs;  /* every node's operand nodes, back to back */
+  int32_t         *first; /* per node: where its operands start in srcs */
+  int32_t          max_src;
+  size_t           bytes; /* workspace size */
+};
+
+nb__plan *nb__plan_new(const nb_fn *f);
+void      nb__plan_free(nb__plan *p);
+
+/* offsets in a virtual heap, reused by liveness (exec/slots.c) */
+typedef struct nb__slots {
+  int64_t *off, *len; /* free blocks, sorted by offset */
+  int32_t  n, cap;
+  int64_t  top;       /* high-water mark */
+} nb__slots;
+bool    nb__slots_alloc(nb__slots *s, int64_t bytes, int64_t *off);
+bool    nb__slots_free(nb__slots *s, int64_t off, int64_t bytes);
+void    nb__slots_done(nb__slots *s);
+
+#endif
