@@ -1,6 +1,8 @@
 /* Binary elementwise primitives (operands of one shape: the ops layer
  * inserts broadcasts), comparisons, select and cast. */
 #include <math.h>
+
+#include "vmath.h"
 #include <string.h>
 
 #include "../transform/ad.h"

@@ -3,6 +3,8 @@
  * kernels are plain loops the compiler can vectorize. */
 #include <math.h>
 
+#include "vmath.h"
+
 #include "../transform/ad.h"
 
 static nb_status infer_unary(const char *api, nb__node *out, const nb__node *const *src) {
