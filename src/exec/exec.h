@@ -51,6 +51,11 @@ struct nb__plan {
 };
 
 nb__plan *nb__plan_new(const nb_fn *f);
+
+/* The reference evaluator (exec/reference.c): node by node on whole arrays,
+ * for tests. While it runs, kernels skip their fast paths (BLAS). */
+extern _Thread_local bool nb__reference_mode;
+nb_status nb__call_reference(const nb_fn *f, const void *const *inputs, void *const *outputs);
 void      nb__plan_free(nb__plan *p);
 
 /* offsets in a virtual heap, reused by liveness (exec/slots.c) */

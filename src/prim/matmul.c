@@ -3,9 +3,15 @@
  * p.i[0] = 1 makes it "masked": a term with a zero factor is zero even when
  * the other factor is inf or NaN — the contraction form of dmul, used by
  * every derivative rule so a zero (co)tangent stays exactly zero. */
+#include <math.h>
 #include <string.h>
 
+#include "../exec/exec.h"
 #include "../transform/ad.h"
+
+#if defined(NB_HAVE_CBLAS)
+#include <cblas.h>
+#endif
 
 static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *a = src[0], *b = src[1];
@@ -45,11 +51,50 @@ static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *co
       }                                                                                  \
   } while (0)
 
+#if defined(NB_HAVE_CBLAS)
+/* below this many multiply-adds the built-in loop beats a BLAS call */
+enum { BLAS_MIN_WORK = 32768 };
+
+#define NB__ALL_FINITE(T)                                                                \
+  static bool all_finite_##T(const T *x, int64_t n) {                                    \
+    T acc = 0;                                                                           \
+    for (int64_t i = 0; i < n; i++) acc += x[i] * 0; /* NaN if any is inf or NaN */      \
+    return acc == 0;                                                                     \
+  }
+NB__ALL_FINITE(double)
+NB__ALL_FINITE(float)
+
+/* one gemm per batch item; a masked product may use BLAS when no factor
+ * is inf or NaN, since then a zero factor already gives a zero term */
+static bool blas_matmul(const nb__node *n, int64_t batch, int64_t m, int64_t nn, int64_t k,
+                        void *out, const void *const *in) {
+  if (m * nn * k < BLAS_MIN_WORK || m > INT32_MAX || nn > INT32_MAX || k > INT32_MAX) return false;
+  int64_t sa = m * k, sb = k * nn, sc = m * nn;
+  if (n->dtype == NB_F64) {
+    const double *a = in[0], *b = in[1];
+    if (n->p.i[0] && !(all_finite_double(a, batch * sa) && all_finite_double(b, batch * sb))) return false;
+    for (int64_t q = 0; q < batch; q++)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nn, (int)k, 1.0, a + q * sa,
+                  (int)k, b + q * sb, (int)nn, 0.0, (double *)out + q * sc, (int)nn);
+  } else {
+    const float *a = in[0], *b = in[1];
+    if (n->p.i[0] && !(all_finite_float(a, batch * sa) && all_finite_float(b, batch * sb))) return false;
+    for (int64_t q = 0; q < batch; q++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nn, (int)k, 1.0f, a + q * sa,
+                  (int)k, b + q * sb, (int)nn, 0.0f, (float *)out + q * sc, (int)nn);
+  }
+  return true;
+}
+#endif
+
 static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out,
                         const void *const *in) {
   int     r = n->rank;
   int64_t m = n->shape[r - 2], nn = n->shape[r - 1], k = s[0]->shape[r - 1], batch = 1;
   for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
+#if defined(NB_HAVE_CBLAS)
+  if (!nb__reference_mode && blas_matmul(n, batch, m, nn, k, out, in)) return;
+#endif
   bool masked = n->p.i[0] != 0;
   if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
   else NB__MATMUL_LOOP(float);

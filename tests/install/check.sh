@@ -61,7 +61,7 @@ LD_LIBRARY_PATH="$libdir" "$work/consumer_pc"
 step "cc consumer.c libnabla.a"
 # shellcheck disable=SC2046
 "$CC" -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$work/consumer_pc_static" \
-  $(pkg-config --cflags nabla) "$libdir/libnabla.a" -lm -lpthread
+  $(pkg-config --cflags nabla) "$libdir/libnabla.a" $(pkg-config --static --libs-only-l nabla | sed 's/-lnabla//')
 "$work/consumer_pc_static"
 
 # --- 2. find_package(nabla) -------------------------------------------------
