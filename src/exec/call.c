@@ -101,31 +101,51 @@ static void run_node(const nb_fn *f, const nb__plan *p, nb__workspace *w, int32_
   nb__prims[node->n.op]->eval(&node->n, p->srcs + p->first[i], w->buf[i], w->args);
 }
 
-/* a fused group, block by block: temporaries live in L1-sized blocks */
-static void run_group(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned char *base,
-                      const nb__group *g) {
-  unsigned char *temps = base + g->temp_offset;
-  for (int64_t b0 = 0; b0 < g->size; b0 += NB__BLOCK) {
-    int64_t len = g->size - b0 < NB__BLOCK ? g->size - b0 : NB__BLOCK;
+typedef struct group_run {
+  const nb_fn         *f;
+  const nb__plan      *p;
+  const nb__workspace *w;
+  unsigned char       *base;
+  const nb__group     *g;
+} group_run;
+
+/* blocks [lo, hi) of a fused group; each part has its own temporaries */
+static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
+  const group_run *r = ctx;
+  const nb__group *g = r->g;
+  const nb__plan  *p = r->p;
+  unsigned char   *temps = r->base + g->temp_offset + (size_t)part * g->ntemp * NB__BLOCK * 8;
+  const void      *args[3];
+  for (int64_t b = lo; b < hi; b++) {
+    int64_t b0 = b * NB__BLOCK, len = g->size - b0 < NB__BLOCK ? g->size - b0 : NB__BLOCK;
     for (int32_t k = 0; k < g->count; k++) {
       int32_t          m = p->members[g->first + k];
-      const nb__fnode *node = &f->nodes[m];
+      const nb__fnode *node = &r->f->nodes[m];
       for (int s = 0; s < node->n.nsrc; s++) {
         int32_t         src = node->src[s];
         const nb__home *h = &p->home[src];
-        size_t          esz = nb__dtype_size((nb_dtype)f->nodes[src].n.dtype);
-        w->args[s] = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
-                                              : (void *)((unsigned char *)w->buf[src] + (size_t)b0 * esz);
+        size_t          esz = nb__dtype_size((nb_dtype)r->f->nodes[src].n.dtype);
+        args[s] = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
+                                           : (void *)((unsigned char *)r->w->buf[src] + (size_t)b0 * esz);
       }
       const nb__home *h = &p->home[m];
-      void *out = h->kind == NB__HOME_TEMP
-                      ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
-                      : (void *)((unsigned char *)w->buf[m] + (size_t)b0 * nb__dtype_size((nb_dtype)node->n.dtype));
+      size_t          esz = nb__dtype_size((nb_dtype)node->n.dtype);
+      void *out = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
+                                           : (void *)((unsigned char *)r->w->buf[m] + (size_t)b0 * esz);
       nb__node blk = node->n;
       blk.size = len;
-      nb__prims[blk.op]->eval(&blk, p->srcs + p->first[m], out, w->args);
+      nb__prims[blk.op]->eval(&blk, p->srcs + p->first[m], out, args);
     }
   }
+}
+
+/* a fused group, block by block: temporaries live in L1-sized blocks */
+static void run_group(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned char *base,
+                      const nb__group *g) {
+  group_run r = {f, p, w, base, g};
+  int64_t   blocks = (g->size + NB__BLOCK - 1) / NB__BLOCK;
+  if (g->parts > 1) nb__parallel_for(blocks, group_blocks, &r);
+  else group_blocks(&r, 0, 0, blocks);
 }
 
 static void run(const nb_fn *f, const nb__plan *p, nb__workspace *w, const void *const *inputs,

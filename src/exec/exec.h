@@ -4,8 +4,15 @@
 
 #include "../internal.h"
 
-/* elements per block of a fused group: its temporaries stay in L1 */
-enum { NB__BLOCK = 512, NB__ALIGN = 64 };
+/* elements per block of a fused group: its temporaries stay in L1; groups
+ * of at least NB__PARALLEL_MIN elements are split over the thread pool */
+enum { NB__BLOCK = 512, NB__ALIGN = 64, NB__MAX_THREADS = 8, NB__PARALLEL_MIN = 1 << 16 };
+
+/* the thread pool (exec/pool.c): fn(ctx, part, lo, hi) over [0, n) in
+ * nb__pool_threads() parts, part 0 on the calling thread */
+typedef void (*nb__range_fn)(void *ctx, int part, int64_t lo, int64_t hi);
+int  nb__pool_threads(void);
+void nb__parallel_for(int64_t n, nb__range_fn fn, void *ctx);
 
 /* where a node's value lives during a call */
 typedef enum nb__home_kind {
@@ -29,6 +36,7 @@ typedef struct nb__group {
   int32_t first, count; /* its members in plan->members, in topological order */
   int64_t size;         /* elements of every member */
   int32_t ntemp;
+  int32_t parts;       /* threads it runs on (each has its own temporaries) */
   int64_t temp_offset; /* workspace offset of the temporaries' blocks */
 } nb__group;
 

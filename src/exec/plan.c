@@ -232,7 +232,8 @@ static bool allocate(builder *b) {
     }
     if (st.group >= 0) {
       nb__group *gr = &p->groups[st.group];
-      int64_t    temps = (int64_t)gr->ntemp * NB__BLOCK * 8;
+      gr->parts = gr->size >= NB__PARALLEL_MIN ? nb__pool_threads() : 1;
+      int64_t temps = (int64_t)gr->ntemp * NB__BLOCK * 8 * gr->parts;
       if (gr->ntemp) ok = ok && nb__slots_alloc(&slots, temps, &gr->temp_offset);
       for (int32_t k = 0; k < gr->count && ok; k++) {
         int32_t m = p->members[gr->first + k];
