@@ -4,7 +4,9 @@ SANBUILD ?= build-sanitize
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE    ?= cmake
 
-.PHONY: all build demo test test-sanitize install clean
+NOBLAS   ?= build-noblas
+
+.PHONY: all build demo test test-sanitize test-noblas install clean
 
 all: build
 
@@ -28,8 +30,14 @@ test-sanitize: $(SANBUILD)/CMakeCache.txt
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(SANBUILD)/nabla_tests
 
+# the library must build and pass without OpenBLAS too
+test-noblas:
+	$(CMAKE) -S . -B $(NOBLAS) -DCMAKE_BUILD_TYPE=Release -DNB_USE_BLAS=OFF -DNB_BUILD_EXAMPLES=OFF
+	$(CMAKE) --build $(NOBLAS) -j $(JOBS)
+	$(NOBLAS)/nabla_tests
+
 install: build
 	$(CMAKE) --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
 
 clean:
-	rm -rf $(BUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(SANBUILD) $(NOBLAS)
