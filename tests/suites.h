@@ -19,6 +19,7 @@ void suite_diff_conventions(void); /* test_diff_conventions.c: non-smooth points
 void suite_diff_transforms(void);  /* test_diff_transforms.c: transforms, nesting, errors   */
 void suite_adbench(void);          /* test_adbench.c: ADBench GMM and LSTM, an MLP loss      */
 void suite_vmap(void);             /* test_vmap.c: vmap, batch products, composition         */
+void suite_exec(void);             /* test_exec.c: nb_call's fast paths against the reference */
 
 static const th_suite th_suites[] = {
     {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
@@ -29,7 +30,7 @@ static const th_suite th_suites[] = {
     {"diff_rules", suite_diff_rules},
     {"diff_conventions", suite_diff_conventions},
     {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
-    {"vmap", suite_vmap},
+    {"vmap", suite_vmap},               {"exec", suite_exec},
     {0, 0}};
 
 #endif

@@ -128,6 +128,34 @@ static void mark_outside(builder *b) {
   }
 }
 
+/* Temporaries of a group share block buffers by liveness: a temporary's
+ * block is free again after the last member that reads it. (b->step_of is
+ * borrowed as scratch: it is filled later by liveness().) */
+static void number_temps(builder *b, nb__group *gr) {
+  const nb_fn *f = b->f;
+  nb__plan    *p = b->p;
+  int32_t     *last = b->step_of, *free_list = b->last_use, nfree = 0;
+  for (int32_t k = 0; k < gr->count; k++) {
+    const nb__fnode *node = &f->nodes[p->members[gr->first + k]];
+    for (int s = 0; s < node->n.nsrc; s++) last[node->src[s]] = k;
+  }
+  for (int32_t k = 0; k < gr->count; k++) {
+    int32_t m = p->members[gr->first + k];
+    if (p->home[m].kind == NB__HOME_TEMP)
+      p->home[m].index = nfree ? free_list[--nfree] : gr->ntemp++;
+    /* operands whose last reader is this member give their block back;
+       after the member's own block is taken, since it writes while reading */
+    const nb__fnode *node = &f->nodes[m];
+    for (int s = 0; s < node->n.nsrc; s++) {
+      int32_t src = node->src[s];
+      bool    seen = false;
+      for (int t = 0; t < s; t++) seen = seen || node->src[t] == src;
+      if (!seen && p->home[src].kind == NB__HOME_TEMP && last[src] == k)
+        free_list[nfree++] = p->home[src].index;
+    }
+  }
+}
+
 /* homes: inputs, constants and aliases first, then outputs take the
  * caller's buffer, then group members that stay inside become temporaries */
 static bool assign_homes(builder *b) {
@@ -154,8 +182,9 @@ static bool assign_homes(builder *b) {
     for (int32_t k = 0; k < gr->count; k++) {
       int32_t m = p->members[gr->first + k];
       if (p->home[m].kind == NB__HOME_WS && !is_out[m] && !b->outside[m])
-        p->home[m] = (nb__home){NB__HOME_TEMP, gr->ntemp++, -1};
+        p->home[m] = (nb__home){NB__HOME_TEMP, -1, -1};
     }
+    number_temps(b, gr);
   }
   nb__free(is_out);
   return true;

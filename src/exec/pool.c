@@ -79,16 +79,8 @@ int nb__pool_threads(void) {
 
 void nb__parallel_for(int64_t n, nb__range_fn fn, void *ctx) {
   int parts = nb__pool_threads();
-  if (parts > 1 && pthread_mutex_lock(&pool.m) == 0) {
-    if (pool.count + parts - 1 > 64) parts = 1; /* queue full: run it here */
-    pthread_mutex_unlock(&pool.m);
-  }
-  if (parts <= 1) {
-    fn(ctx, 0, 0, n);
-    return;
-  }
   job j = {.fn = fn, .ctx = ctx, .n = n, .chunk = (n + parts - 1) / parts, .pending = parts};
-  if (pthread_mutex_init(&j.m, NULL)) {
+  if (parts <= 1 || pthread_mutex_init(&j.m, NULL)) {
     fn(ctx, 0, 0, n);
     return;
   }
@@ -97,10 +89,24 @@ void nb__parallel_for(int64_t n, nb__range_fn fn, void *ctx) {
     fn(ctx, 0, 0, n);
     return;
   }
+  /* room is checked and taken under one lock; a full queue (many callers at
+     once) means this caller runs its whole job itself */
   pthread_mutex_lock(&pool.m);
-  for (int p = 1; p < parts; p++) pool.queue[(pool.head + pool.count++) % 64] = (task){&j, p};
-  pthread_cond_broadcast(&pool.work);
+  bool queued = pool.count + parts - 1 <= 64;
+  if (queued) {
+    for (int p = 1; p < parts; p++) pool.queue[(pool.head + pool.count++) % 64] = (task){&j, p};
+    pthread_cond_broadcast(&pool.work);
+  }
   pthread_mutex_unlock(&pool.m);
+  if (!queued) {
+    pthread_cond_destroy(&j.done);
+    pthread_mutex_destroy(&j.m);
+    for (int p = 0; p < parts; p++) {
+      int64_t lo = p * j.chunk, hi = lo + j.chunk < n ? lo + j.chunk : n;
+      if (lo < hi) fn(ctx, p, lo, hi);
+    }
+    return;
+  }
   run_part(&j, 0);
   pthread_mutex_lock(&j.m);
   while (j.pending > 0) pthread_cond_wait(&j.done, &j.m);

@@ -1,0 +1,1479 @@
+/* The executor: nb_call (a plan made once: fused elementwise groups run block by
+ * block with block-sized temporaries, caller buffers as homes of inputs and
+ * outputs, workspace slots reused by liveness, in-place elementwise over a dying
+ * operand, OpenBLAS matmul, libmvec vector math) against nb__call_reference (node
+ * by node on whole arrays: no fusion, no slot reuse, no BLAS).
+ *
+ * Comparisons are exact (bit for bit, any NaN matching any NaN) unless vector
+ * math is involved (a value may take a vector lane in one evaluator and a scalar
+ * remainder in the other: 1e-13 relative for f64, 1e-6 for f32) or BLAS is
+ * (1e-12 / 1e-5 relative to the sum of |terms| of each product, obtained by
+ * evaluating the same multilinear function on |inputs| with the reference, or
+ * computed by hand).
+ *
+ * Covered: every public operation (a table) in f64 and f32 at 0, 1, 7, 511, 512,
+ * 513, 1025 and 5000 elements; long fused chains with broadcasts, fills, casts
+ * f32<->f64 and selects with a condition of the other dtype inside groups;
+ * outputs that are intermediates of a group, the same node twice, inputs,
+ * reshapes/transposes of intermediates; groups of different sizes interleaved;
+ * in-place chains with casts; random graphs; groups large enough to be split
+ * over the thread pool; derivative functions (vjp, value_and_grad, hessian,
+ * jacrev, vmap_sized of grad); BLAS-sized matmuls (2-D, batched, broadcast,
+ * 1-D) and their jvps/vjps (masked products), with inf/NaN in the branch of
+ * nb_where not taken; repeated calls, no allocation after the first call, calls
+ * from 2 and 4 threads, workspace sizes (printed). */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
+
+#include "harness.h"
+
+#include "../src/exec/exec.h"
+
+enum { MAXIO = 16, NSIZES = 8 };
+enum { EXACT, VM, MM }; /* comparison modes */
+
+/* every test size as a rank-3 shape: 0, 1, 7, 511, 512, 513, 1025, 5000 elements */
+static const int64_t SHAPES[NSIZES][3] = {{2, 0, 3},   {1, 1, 1}, {1, 7, 1},  {7, 1, 73},
+                                          {8, 8, 8},   {3, 9, 19}, {5, 5, 41}, {10, 20, 25}};
+/* the same sizes as rank-2 shapes */
+static const int64_t SHAPES2[NSIZES][2] = {{0, 5},   {1, 1},   {7, 1},   {7, 73},
+                                           {16, 32}, {27, 19}, {25, 41}, {50, 100}};
+/* fused groups of at least NB__PARALLEL_MIN (65536) elements are split over the
+ * thread pool, each part with its own temporaries: just below and above */
+enum { NLARGE = 2 };
+static const int64_t LARGE[NLARGE][3] = {{1, 255, 257}, {1, 256, 257}};
+static const nb_dtype DTYPES[2] = {NB_F64, NB_F32};
+
+static const char *dtname(nb_dtype dt) { return dt == NB_F32 ? "f32" : "f64"; }
+static nb_dtype    other_dt(nb_dtype dt) { return dt == NB_F64 ? NB_F32 : NB_F64; }
+static double      rtol_vm(nb_dtype dt) { return dt == NB_F32 ? 1e-6 : 1e-13; }
+static double      rtol_mm(nb_dtype dt) { return dt == NB_F32 ? 1e-5 : 1e-12; }
+static size_t      esize(nb_dtype dt) { return dt == NB_F32 ? 4 : 8; }
+
+/* ---- random inputs --------------------------------------------------------------- */
+enum { D_ANY, D_SPEC, D_POS, D_UNIT, D_GRID };
+
+static uint64_t mix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static double unif(uint64_t *s) { return (double)(mix64(s) >> 11) * 0x1p-53; }
+
+static double draw(uint64_t *s, int dom, int64_t i) {
+  double u = unif(s);
+  switch (dom) {
+  case D_POS: return 0.1 + 2.9 * u;
+  case D_UNIT: return -0.95 + 1.9 * u;
+  case D_GRID: return floor(u * 25) / 4 - 3; /* quarters: ties for round, equal pairs */
+  case D_SPEC:
+    if (i % 23 == 5) {
+      static const double sp[8] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0.5, -2.5, 1.5};
+      return sp[(i / 23) % 8];
+    }
+    return -3 + 6 * u;
+  default: return -3 + 6 * u;
+  }
+}
+
+/* ---- buffer sets: one buffer per input or output of a function ------------------ */
+typedef struct bufs {
+  int      n;
+  nb_dtype dt[MAXIO];
+  int64_t  size[MAXIO];
+  void    *p[MAXIO]; /* NULL for an empty buffer */
+} bufs;
+
+static size_t nbytes(const bufs *b, int i) { return (size_t)b->size[i] * esize(b->dt[i]); }
+
+static void bufs_free(bufs *b) {
+  for (int i = 0; i < b->n; i++) free(b->p[i]);
+  memset(b, 0, sizeof *b);
+}
+
+/* buffers shaped like f's inputs (in) or outputs; filled with a 0xA5 pattern */
+static bool bufs_make(bufs *b, const nb_fn *f, bool in) {
+  memset(b, 0, sizeof *b);
+  int n = in ? nb_fn_nin(f) : nb_fn_nout(f);
+  if (n > MAXIO) return false;
+  b->n = n;
+  for (int i = 0; i < n; i++) {
+    b->dt[i] = in ? nb_fn_in_dtype(f, i) : nb_fn_out_dtype(f, i);
+    b->size[i] = in ? nb_fn_in_size(f, i) : nb_fn_out_size(f, i);
+    size_t nb = nbytes(b, i);
+    if (!nb) continue;
+    if (!(b->p[i] = malloc(nb))) return false;
+    memset(b->p[i], 0xA5, nb);
+  }
+  return true;
+}
+
+static bool bufs_clone(bufs *dst, const bufs *src) {
+  *dst = *src;
+  for (int i = 0; i < src->n; i++) {
+    dst->p[i] = NULL;
+    size_t nb = nbytes(src, i);
+    if (!nb) continue;
+    if (!(dst->p[i] = malloc(nb))) return false;
+    memcpy(dst->p[i], src->p[i], nb);
+  }
+  return true;
+}
+
+static double getv(const bufs *b, int i, int64_t k) {
+  return b->dt[i] == NB_F32 ? (double)((const float *)b->p[i])[k] : ((const double *)b->p[i])[k];
+}
+static void setv(bufs *b, int i, int64_t k, double v) {
+  if (b->dt[i] == NB_F32) ((float *)b->p[i])[k] = (float)v;
+  else ((double *)b->p[i])[k] = v;
+}
+
+static void bufs_random(bufs *b, int dom, uint64_t seed) {
+  uint64_t s = seed * 0x2545F4914F6CDD1Dull + 12345;
+  for (int i = 0; i < b->n; i++)
+    for (int64_t k = 0; k < b->size[i]; k++) setv(b, i, k, draw(&s, dom, k));
+}
+
+static void bufs_abs(bufs *b) {
+  for (int i = 0; i < b->n; i++)
+    for (int64_t k = 0; k < b->size[i]; k++) setv(b, i, k, fabs(getv(b, i, k)));
+}
+
+static bool bufs_same_bits(const bufs *a, const bufs *b) {
+  for (int i = 0; i < a->n; i++)
+    if (nbytes(a, i) && memcmp(a->p[i], b->p[i], nbytes(a, i))) return false;
+  return true;
+}
+
+static nb_status call_fast(nb_fn *f, const bufs *in, bufs *out) {
+  return nb_call(f, (const void *const *)in->p, out->p);
+}
+static nb_status call_ref(nb_fn *f, const bufs *in, bufs *out) {
+  return nb__call_reference(f, (const void *const *)in->p, out->p);
+}
+
+/* ---- comparison ------------------------------------------------------------------ */
+static bool elem_ok(const bufs *got, const bufs *want, int i, int64_t k, int mode,
+                    const bufs *scale) {
+  nb_dtype dt = want->dt[i];
+  double   g = getv(got, i, k), w = getv(want, i, k);
+  if (mode == EXACT) {
+    size_t e = esize(dt);
+    if (!memcmp((const char *)got->p[i] + k * e, (const char *)want->p[i] + k * e, e)) return true;
+    return isnan(g) && isnan(w);
+  }
+  if (isnan(g) || isnan(w)) return isnan(g) && isnan(w);
+  if (isinf(g) || isinf(w)) return g == w;
+  double tol = rtol_vm(dt) * fabs(w);
+  if (mode == MM && scale) tol += (rtol_mm(dt) + rtol_vm(dt)) * fabs(getv(scale, i, k));
+  return fabs(g - w) <= tol;
+}
+
+/* counts the elements of got that differ from want (modes: one per output, or
+ * NULL for `mode` everywhere); unless quiet, reports the first few and fails */
+static int64_t compare_(int line, const char *what, const bufs *got, const bufs *want,
+                        const int *modes, int mode, const bufs *scale, bool quiet) {
+  int64_t bad = 0;
+  int     shown = 0;
+  for (int i = 0; i < want->n; i++) {
+    int md = modes ? modes[i] : mode;
+    for (int64_t k = 0; k < want->size[i]; k++) {
+      if (elem_ok(got, want, i, k, md, scale)) continue;
+      bad++;
+      if (!quiet && shown++ < 4)
+        fprintf(stderr, "  %s:%d: %s: %s: output %d [%lld] = %.17g, reference %.17g%s\n",
+                __FILE__, line, th_current, what, i, (long long)k, getv(got, i, k),
+                getv(want, i, k), md == EXACT ? " (exact)" : md == VM ? " (vm)" : " (blas)");
+    }
+  }
+  if (bad && !quiet) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: %lld elements differ\n", __FILE__, line, th_current, what,
+            (long long)bad);
+  }
+  return bad;
+}
+
+static nb_fn *make_fn_(int line, const char *what, nb_graph *g, int nin, nb_expr *const *in,
+                       int nout, nb_expr *const *out) {
+  for (int j = 0; j < nout; j++)
+    if (!out[j]) {
+      th_failed_checks++;
+      fprintf(stderr, "  %s:%d: %s: %s: building output %d failed: %s\n", __FILE__, line,
+              th_current, what, j, nb_errmsg());
+      return NULL;
+    }
+  nb_fn *f = nb_fn_new(g, nin, in, nout, out);
+  if (!f) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: nb_fn_new failed: %s\n", __FILE__, line, th_current, what,
+            nb_errmsg());
+  }
+  return f;
+}
+#define make_fn(...) make_fn_(__LINE__, __VA_ARGS__)
+
+static bool derived_ok_(int line, const char *what, const nb_fn *f) {
+  if (f) return true;
+  th_failed_checks++;
+  fprintf(stderr, "  %s:%d: %s: %s: transformation failed: %s\n", __FILE__, line, th_current,
+          what, nb_errmsg());
+  return false;
+}
+#define derived_ok(what, f) derived_ok_(__LINE__, what, f)
+
+/* MM mode: the sum of |terms| of every output, i.e. the reference on |inputs|
+ * (exact for functions multilinear in their inputs, conservative for sums) */
+static bool scale_of(nb_fn *f, const bufs *in, bufs *scale) {
+  bufs ain;
+  bool ok = bufs_clone(&ain, in) && bufs_make(scale, f, false);
+  if (ok) {
+    bufs_abs(&ain);
+    ok = call_ref(f, &ain, scale) == NB_OK;
+  }
+  bufs_free(&ain);
+  return ok;
+}
+
+/* nb_call against the reference on two input sets; a third call with the first
+ * set (into fresh output buffers) must repeat the first bit for bit; the inputs
+ * must be left untouched */
+static void check_fn_(int line, const char *what, nb_fn *f, int dom, int mode, uint64_t seed) {
+  if (!f) return;
+  bufs in[2], keep[2], out[3], ref[2], sc[2];
+  memset(in, 0, sizeof in), memset(keep, 0, sizeof keep), memset(out, 0, sizeof out);
+  memset(ref, 0, sizeof ref), memset(sc, 0, sizeof sc);
+  bool ok = true;
+  for (int r = 0; r < 2 && ok; r++) {
+    ok = bufs_make(&in[r], f, true);
+    if (ok) bufs_random(&in[r], dom, seed + 7919u * (uint64_t)r);
+    ok = ok && bufs_clone(&keep[r], &in[r]) && bufs_make(&ref[r], f, false);
+    ok = ok && (mode != MM || scale_of(f, &in[r], &sc[r]));
+  }
+  for (int c = 0; c < 3 && ok; c++) ok = bufs_make(&out[c], f, false);
+  if (!ok) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: out of memory or too many outputs\n", __FILE__, line,
+            th_current, what);
+    goto done;
+  }
+  for (int c = 0; c < 3; c++) {
+    nb_status st = call_fast(f, &in[c % 2 ? 1 : 0], &out[c]);
+    if (st != NB_OK) {
+      th_failed_checks++;
+      fprintf(stderr, "  %s:%d: %s: %s: nb_call failed: %s\n", __FILE__, line, th_current, what,
+              nb_errmsg());
+      goto done;
+    }
+  }
+  for (int r = 0; r < 2; r++) {
+    if (call_ref(f, &in[r], &ref[r]) != NB_OK) {
+      th_failed_checks++;
+      fprintf(stderr, "  %s:%d: %s: %s: reference failed: %s\n", __FILE__, line, th_current,
+              what, nb_errmsg());
+      goto done;
+    }
+    compare_(line, what, &out[r], &ref[r], NULL, mode, mode == MM ? &sc[r] : NULL, false);
+  }
+  if (!bufs_same_bits(&out[2], &out[0])) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: a repeated call gave different bits\n", __FILE__, line,
+            th_current, what);
+  }
+  if (!bufs_same_bits(&in[0], &keep[0]) || !bufs_same_bits(&in[1], &keep[1])) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: nb_call wrote into an input buffer\n", __FILE__, line,
+            th_current, what);
+  }
+done:
+  for (int r = 0; r < 2; r++) bufs_free(&in[r]), bufs_free(&keep[r]), bufs_free(&ref[r]), bufs_free(&sc[r]);
+  for (int c = 0; c < 3; c++) bufs_free(&out[c]);
+}
+#define check_fn(what, f, dom, mode, seed) check_fn_(__LINE__, what, f, dom, mode, seed)
+
+/* ---- the operation table ---------------------------------------------------------- */
+typedef nb_expr *(*un_fn)(nb_expr *);
+typedef nb_expr *(*bin_fn)(nb_expr *, nb_expr *);
+typedef struct oprow {
+  const char *name;
+  un_fn       u; /* unary: outputs op(x), op(y/2)*x */
+  bin_fn      b; /* binary: op(x,y), op(y,x)+x, op(x, broadcast), op(scalar, x) */
+  bin_fn      c; /* custom: one output */
+  int         dom, mode;
+} oprow;
+
+static nb_graph       *GR(nb_expr *x) { return nb_expr_graph(x); }
+static nb_dtype        DT(nb_expr *x) { return nb_expr_dtype(x); }
+static const int64_t  *SH(nb_expr *x) { return nb_expr_shape(x); }
+static nb_expr        *S0(nb_expr *x) { return nb_scalar(GR(x), 0.0); }
+
+static nb_expr *c_sum_all(nb_expr *x, nb_expr *y) { (void)y; return nb_sum(x, 0, NULL, false); }
+static nb_expr *c_sum_ax1(nb_expr *x, nb_expr *y) { return nb_sum(nb_mul(x, y), 1, (int[]){1}, false); }
+static nb_expr *c_mean(nb_expr *x, nb_expr *y) { (void)y; return nb_mean(x, 2, (int[]){0, 2}, true); }
+static nb_expr *c_prod(nb_expr *x, nb_expr *y) { (void)y; return nb_prod(x, 1, (int[]){2}, false); }
+static nb_expr *c_max(nb_expr *x, nb_expr *y) { return nb_max(nb_add(x, y), 1, (int[]){-1}, false); }
+static nb_expr *c_min(nb_expr *x, nb_expr *y) { (void)y; return nb_min(x, 1, (int[]){0}, true); }
+static nb_expr *c_lse(nb_expr *x, nb_expr *y) { (void)y; return nb_logsumexp(x, 1, (int[]){2}, false); }
+static nb_expr *c_lse_all(nb_expr *x, nb_expr *y) { return nb_logsumexp(nb_mul(x, y), 0, NULL, false); }
+static nb_expr *c_reshape(nb_expr *x, nb_expr *y) {
+  return nb_reshape(nb_add(x, y), 2, (int64_t[]){SH(x)[0] * SH(x)[1], SH(x)[2]});
+}
+static nb_expr *c_transpose(nb_expr *x, nb_expr *y) { return nb_transpose(nb_mul(x, y), (int[]){2, 0, 1}); }
+static nb_expr *c_broadcast_to(nb_expr *x, nb_expr *y) {
+  return nb_add(nb_broadcast_to(nb_sum(x, 1, (int[]){0}, true), 3, SH(y)), y);
+}
+static nb_expr *c_slice(nb_expr *x, nb_expr *y) { return nb_slice(nb_add(x, y), 2, 0, INT64_MAX, 2); }
+static nb_expr *c_slice_neg(nb_expr *x, nb_expr *y) { return nb_slice(nb_sub(x, y), 2, -1, INT64_MIN, -2); }
+static nb_expr *c_index(nb_expr *x, nb_expr *y) { return nb_index(nb_mul(x, y), 0, -1); }
+static nb_expr *c_take(nb_expr *x, nb_expr *y) {
+  return nb_take(nb_add(x, y), 2, 4, (int64_t[]){-1, 0, 0, SH(x)[2] / 2});
+}
+static nb_expr *c_concat(nb_expr *x, nb_expr *y) { return nb_concat(2, (nb_expr *[]){x, nb_neg(y)}, 1); }
+static nb_expr *c_stack(nb_expr *x, nb_expr *y) { return nb_stack(2, (nb_expr *[]){nb_add(x, y), x}, -1); }
+static nb_expr *c_matmul(nb_expr *x, nb_expr *y) { return nb_matmul(x, nb_transpose(y, (int[]){0, 2, 1})); }
+static nb_expr *c_matmul2d(nb_expr *x, nb_expr *y) {
+  int64_t k = SH(x)[2];
+  return nb_matmul(nb_reshape(x, 2, (int64_t[]){-1, k}), nb_transpose(nb_reshape(y, 2, (int64_t[]){-1, k}), NULL));
+}
+static nb_expr *c_matvec(nb_expr *x, nb_expr *y) {
+  return nb_matmul(nb_reshape(x, 2, (int64_t[]){-1, SH(x)[2]}), nb_sum(y, 2, (int[]){0, 1}, false));
+}
+static nb_expr *c_vecmat(nb_expr *x, nb_expr *y) {
+  return nb_matmul(nb_sum(y, 2, (int[]){1, 2}, false), nb_reshape(x, 2, (int64_t[]){SH(x)[0], -1}));
+}
+static nb_expr *c_softmax(nb_expr *x, nb_expr *y) { return nb_softmax(nb_add(x, y), -1); }
+static nb_expr *c_log_softmax(nb_expr *x, nb_expr *y) { (void)y; return nb_log_softmax(x, 1); }
+static nb_expr *c_where(nb_expr *x, nb_expr *y) { return nb_where(nb_gt(x, y), x, nb_mul(y, y)); }
+static nb_expr *c_where_xdt(nb_expr *x, nb_expr *y) {
+  return nb_where(nb_cast(nb_gt(x, y), other_dt(DT(x))), nb_add(x, y), nb_neg(x));
+}
+static nb_expr *c_where_scalar(nb_expr *x, nb_expr *y) {
+  (void)y;
+  return nb_where(nb_lt(x, S0(x)), nb_scalar(GR(x), 0.5), x);
+}
+static nb_expr *c_cast_out(nb_expr *x, nb_expr *y) { return nb_cast(nb_add(x, y), other_dt(DT(x))); }
+static nb_expr *c_cast_rt(nb_expr *x, nb_expr *y) {
+  nb_dtype o = other_dt(DT(x));
+  return nb_cast(nb_mul(nb_cast(x, o), nb_cast(y, o)), DT(x));
+}
+static nb_expr *c_adds(nb_expr *x, nb_expr *y) { return nb_adds(nb_mul(x, y), 2.5); }
+static nb_expr *c_muls(nb_expr *x, nb_expr *y) { return nb_muls(nb_sub(x, y), -3); }
+static nb_expr *c_pows2(nb_expr *x, nb_expr *y) { (void)y; return nb_pows(x, 2); }
+static nb_expr *c_pows3(nb_expr *x, nb_expr *y) { return nb_pows(nb_add(x, y), 3.0); }
+static nb_expr *c_pows_half(nb_expr *x, nb_expr *y) { (void)y; return nb_pows(x, 0.5); }
+static nb_expr *c_full(nb_expr *x, nb_expr *y) {
+  (void)y;
+  return nb_add(x, nb_full(GR(x), DT(x), 3, SH(x), 1.25));
+}
+static nb_expr *c_scalar(nb_expr *x, nb_expr *y) { (void)y; return nb_mul(nb_scalar(GR(x), -2), x); }
+static nb_expr *c_const(nb_expr *x, nb_expr *y) {
+  (void)y;
+  int64_t n = nb_expr_size(x);
+  void   *data = malloc((size_t)(n ? n : 1) * esize(DT(x)));
+  if (!data) return NULL;
+  for (int64_t i = 0; i < n; i++) {
+    if (DT(x) == NB_F32) ((float *)data)[i] = (float)sin(0.37 * (double)i);
+    else ((double *)data)[i] = sin(0.37 * (double)i);
+  }
+  nb_expr *c = nb_const(GR(x), DT(x), 3, SH(x), data);
+  free(data);
+  return nb_sub(nb_mul(c, x), c);
+}
+static nb_expr *c_input(nb_expr *x, nb_expr *y) { (void)y; return x; }
+
+#define U_(f, d, m) {#f, nb_##f, NULL, NULL, d, m}
+#define B_(f, d, m) {#f, NULL, nb_##f, NULL, d, m}
+#define C_(f, d, m) {#f, NULL, NULL, c_##f, d, m}
+static const oprow OPS[] = {
+    U_(neg, D_SPEC, EXACT),   U_(abs, D_SPEC, EXACT),     U_(sign, D_SPEC, EXACT),
+    U_(exp, D_SPEC, VM),      U_(expm1, D_SPEC, VM),      U_(log, D_POS, VM),
+    U_(log1p, D_POS, VM),     U_(sqrt, D_SPEC, EXACT),    U_(rsqrt, D_POS, EXACT),
+    U_(square, D_SPEC, EXACT), U_(reciprocal, D_SPEC, EXACT), U_(sin, D_SPEC, VM),
+    U_(cos, D_SPEC, VM),      U_(tan, D_SPEC, VM),        U_(asin, D_UNIT, VM),
+    U_(acos, D_UNIT, VM),     U_(atan, D_SPEC, VM),       U_(sinh, D_SPEC, VM),
+    U_(cosh, D_SPEC, VM),     U_(tanh, D_SPEC, VM),       U_(sigmoid, D_SPEC, VM),
+    U_(relu, D_SPEC, EXACT),  U_(softplus, D_SPEC, VM),   U_(erf, D_SPEC, VM),
+    U_(floor, D_GRID, EXACT), U_(ceil, D_GRID, EXACT),    U_(round, D_GRID, EXACT),
+    B_(add, D_SPEC, EXACT),   B_(sub, D_SPEC, EXACT),     B_(mul, D_SPEC, EXACT),
+    B_(div, D_SPEC, EXACT),   B_(pow, D_SPEC, VM),        B_(atan2, D_SPEC, VM),
+    B_(maximum, D_GRID, EXACT), B_(minimum, D_SPEC, EXACT), B_(lt, D_GRID, EXACT),
+    B_(le, D_GRID, EXACT),    B_(gt, D_SPEC, EXACT),      B_(ge, D_GRID, EXACT),
+    B_(eq, D_GRID, EXACT),    B_(ne, D_GRID, EXACT),
+    C_(adds, D_SPEC, EXACT),  C_(muls, D_SPEC, EXACT),    C_(pows2, D_SPEC, VM),
+    C_(pows3, D_ANY, VM),     C_(pows_half, D_POS, VM),   C_(where, D_SPEC, EXACT),
+    C_(where_xdt, D_SPEC, EXACT), C_(where_scalar, D_SPEC, EXACT), C_(cast_out, D_SPEC, EXACT),
+    C_(cast_rt, D_SPEC, EXACT), C_(full, D_SPEC, EXACT),  C_(scalar, D_SPEC, EXACT),
+    C_(const, D_SPEC, EXACT), C_(input, D_SPEC, EXACT),
+    C_(sum_all, D_ANY, EXACT), C_(sum_ax1, D_ANY, EXACT), C_(mean, D_ANY, EXACT),
+    C_(prod, D_ANY, EXACT),   C_(max, D_SPEC, EXACT),     C_(min, D_SPEC, EXACT),
+    C_(lse, D_ANY, VM),       C_(lse_all, D_ANY, VM),
+    C_(reshape, D_SPEC, EXACT), C_(transpose, D_SPEC, EXACT), C_(broadcast_to, D_ANY, EXACT),
+    C_(slice, D_SPEC, EXACT), C_(slice_neg, D_SPEC, EXACT), C_(index, D_SPEC, EXACT),
+    C_(take, D_SPEC, EXACT),  C_(concat, D_SPEC, EXACT),  C_(stack, D_SPEC, EXACT),
+    C_(matmul, D_ANY, MM),    C_(matmul2d, D_ANY, MM),    C_(matvec, D_ANY, MM),
+    C_(vecmat, D_ANY, MM),    C_(softmax, D_ANY, VM),     C_(log_softmax, D_ANY, VM),
+};
+#undef U_
+#undef B_
+#undef C_
+
+static void test_ops_table(void) {
+  int nrows = (int)(sizeof OPS / sizeof OPS[0]), nfns = 0;
+  for (int r = 0; r < nrows; r++)
+    for (int d = 0; d < 2; d++)
+      for (int s = 0; s < NSIZES; s++) {
+        const oprow *row = &OPS[r];
+        nb_dtype     dt = DTYPES[d];
+        char         what[96];
+        snprintf(what, sizeof what, "%s %s n=%lld", row->name, dtname(dt),
+                 (long long)(SHAPES[s][0] * SHAPES[s][1] * SHAPES[s][2]));
+        nb_graph *g = nb_graph_new();
+        nb_expr  *x = nb_input(g, "x", dt, 3, SHAPES[s]);
+        nb_expr  *y = nb_input(g, "y", dt, 3, SHAPES[s]);
+        nb_expr  *o[4];
+        int       no = 1;
+        if (row->u) {
+          o[0] = row->u(x);
+          o[1] = nb_mul(row->u(nb_muls(y, 0.5)), x);
+          no = 2;
+        } else if (row->b) {
+          o[0] = row->b(x, y);
+          o[1] = nb_add(row->b(y, x), x);
+          o[2] = row->b(x, nb_mean(y, 1, (int[]){0}, true));
+          o[3] = row->b(nb_scalar(g, 0.75), x);
+          no = 4;
+        } else {
+          o[0] = row->c(x, y);
+        }
+        nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, no, o);
+        nb_graph_free(g);
+        check_fn(what, f, row->dom, row->mode, 1000u * (unsigned)r + 10u * (unsigned)s + (unsigned)d);
+        nb_fn_free(f);
+        nfns++;
+      }
+  printf("  exec: %d operation rows, %d functions compared\n", nrows, nfns);
+}
+
+/* what a plan does (counted over the functions of a test, printed) */
+typedef struct plan_stats {
+  int64_t groups, members, temps, inplace, in_caller, parallel;
+} plan_stats;
+
+static int32_t root_node(const nb_fn *f, int32_t i) {
+  while (nb__prims[f->nodes[i].n.op]->flags & NB__ALIAS) i = f->nodes[i].src[0];
+  return i;
+}
+
+static void add_stats(plan_stats *st, nb_fn *f) {
+  if (!f || nb_fn_workspace_bytes(f) < 0 || !f->plan) return;
+  const nb__plan *p = f->plan;
+  for (int32_t k = 0; k < p->nsteps; k++) {
+    nb__step step = p->steps[k];
+    if (step.group >= 0) {
+      st->groups++;
+      st->members += p->groups[step.group].count;
+      st->temps += p->groups[step.group].ntemp;
+      st->parallel += p->groups[step.group].parts > 1;
+      continue;
+    }
+    int32_t i = step.node;
+    if (p->home[i].kind != NB__HOME_WS) continue;
+    for (int a = 0; a < f->nodes[i].n.nsrc; a++) {
+      int32_t r = root_node(f, f->nodes[i].src[a]);
+      if (p->home[r].kind == NB__HOME_WS && p->home[r].offset == p->home[i].offset) {
+        st->inplace++;
+        break;
+      }
+    }
+  }
+  for (int32_t i = 0; i < f->nnodes; i++) st->in_caller += p->home[i].kind == NB__HOME_OUT;
+}
+
+static void print_stats(const char *what, const plan_stats *st) {
+  printf("  exec: %s: %lld fused groups (%lld members, %lld block temporaries, %lld split over "
+         "threads), %lld in-place nodes, %lld nodes computed in the caller's output buffers\n",
+         what, (long long)st->groups, (long long)st->members, (long long)st->temps,
+         (long long)st->parallel, (long long)st->inplace, (long long)st->in_caller);
+}
+
+/* ---- fusion ------------------------------------------------------------------------ */
+
+/* A chain of 20+ elementwise nodes over x, y, z (shape S) and a bias b (shape
+ * [S2], broadcast), with fills, casts to the other dtype and back, a select whose
+ * condition has the other dtype, intermediates used inside and outside their
+ * group, reductions reading group members, and outputs of every kind. vm: use
+ * transcendental functions too. */
+static int fusion_chain(nb_graph *g, nb_expr *x, nb_expr *y, nb_expr *z, nb_expr *b, bool vm,
+                        nb_expr **o) {
+  nb_dtype dt = DT(x), od = other_dt(dt);
+  int      rank = nb_expr_rank(x);
+  nb_expr *a1 = nb_mul(x, y);
+  nb_expr *a2 = nb_add(a1, b); /* broadcast */
+  nb_expr *a3 = vm ? nb_sin(a2) : nb_sub(a2, nb_muls(z, 0.5));
+  nb_expr *a4 = nb_maximum(nb_muls(a3, 2), nb_full(g, dt, rank, SH(x), -0.25));
+  nb_expr *a5 = nb_div(nb_sub(a4, z), nb_adds(nb_abs(y), 1));
+  nb_expr *a6 = nb_where(nb_gt(a5, x), a5, nb_neg(a1)); /* a1 again, inside the group */
+  nb_expr *a7 = vm ? nb_tanh(nb_square(a6)) : nb_square(a6);
+  nb_expr *a8 = nb_minimum(a7, nb_adds(a3, 2));
+  nb_expr *c1 = nb_cast(a8, od);                      /* dt -> other */
+  nb_expr *c2 = nb_mul(c1, nb_cast(x, od));           /* computed in the other dtype */
+  nb_expr *c3 = nb_cast(nb_add(c2, nb_cast(a5, od)), dt); /* and back */
+  nb_expr *s1 = nb_where(nb_lt(c2, nb_scalar(g, 0.5)), c3, a2); /* cond of the other dtype */
+  nb_expr *a9 = vm ? nb_exp(nb_muls(s1, 0.25)) : nb_floor(nb_muls(s1, 4));
+  nb_expr *a10 = nb_add(nb_mul(a9, a5), nb_reciprocal(nb_adds(nb_square(a1), 1)));
+  nb_expr *r1 = nb_sum(a10, 1, (int[]){rank - 1}, true); /* a10 read outside its group */
+  nb_expr *a11 = nb_sub(a10, r1);                         /* broadcast of the reduction */
+  nb_expr *a12 = nb_mul(nb_add(a11, a1), nb_cast(c2, dt)); /* a1, c2 read by a later group */
+  int      n = 0;
+  o[n++] = a12;
+  o[n++] = a5;                   /* an intermediate of the first group */
+  o[n++] = a5;                   /* the same node twice */
+  o[n++] = x;                    /* an input */
+  o[n++] = nb_reshape(a7, 1, (int64_t[]){-1}); /* a reshape of an intermediate */
+  o[n++] = nb_transpose(a8, NULL);              /* a transpose of an intermediate */
+  o[n++] = a1;                   /* used inside and outside its group */
+  o[n++] = c2;                   /* other dtype, intermediate */
+  o[n++] = r1;
+  o[n++] = nb_reshape(y, 1, (int64_t[]){-1}); /* a reshape of an input */
+  o[n++] = s1;
+  return n;
+}
+
+static void test_fusion_chains(void) {
+  plan_stats st = {0};
+  for (int vm = 0; vm < 2; vm++)
+    for (int d = 0; d < 2; d++)
+      for (int s = 0; s < NSIZES + NLARGE; s++) {
+        if (s >= NSIZES && vm == d) continue; /* large: f64 exact and f32 vm */
+        nb_dtype       dt = DTYPES[d];
+        const int64_t *shape = s < NSIZES ? SHAPES[s] : LARGE[s - NSIZES];
+        char           what[96];
+        snprintf(what, sizeof what, "chain%s %s n=%lld", vm ? " vm" : "", dtname(dt),
+                 (long long)(shape[0] * shape[1] * shape[2]));
+        nb_graph *g = nb_graph_new();
+        nb_expr  *x = nb_input(g, "x", dt, 3, shape);
+        nb_expr  *y = nb_input(g, "y", dt, 3, shape);
+        nb_expr  *z = nb_input(g, "z", dt, 3, shape);
+        nb_expr  *b = nb_input(g, "b", dt, 1, &shape[2]);
+        nb_expr  *o[MAXIO];
+        int       no = fusion_chain(g, x, y, z, b, vm, o);
+        nb_fn    *f = make_fn(what, g, 4, (nb_expr *[]){x, y, z, b}, no, o);
+        nb_graph_free(g);
+        check_fn(what, f, D_ANY, vm ? VM : EXACT, 77u + (unsigned)s);
+        add_stats(&st, f);
+        nb_fn_free(f);
+      }
+  print_stats("fusion chains", &st);
+}
+
+/* two chains of different sizes (or one size, different shapes) interleaved
+ * node by node, crossing through reductions, with casts in both */
+static void test_groups_interleaved(void) {
+  static const int64_t pairs[][2] = {{513, 5000}, {7, 1025}, {512, 511}, {0, 513}, {1, 2}, {5000, 1}};
+  for (int d = 0; d < 2; d++)
+    for (int p = 0; p < (int)(sizeof pairs / sizeof pairs[0]) + 1; p++) {
+      nb_dtype dt = DTYPES[d], od = other_dt(dt);
+      bool     same = p == (int)(sizeof pairs / sizeof pairs[0]); /* 512 as [512] and [8,64] */
+      int64_t  n = same ? 512 : pairs[p][0], m = same ? 512 : pairs[p][1];
+      char     what[96];
+      snprintf(what, sizeof what, "interleaved %s %lld/%lld%s", dtname(dt), (long long)n,
+               (long long)m, same ? " (two shapes)" : "");
+      nb_graph *g = nb_graph_new();
+      nb_expr  *x = nb_input(g, "x", dt, 1, &n);
+      nb_expr  *u = same ? nb_input(g, "u", dt, 2, (int64_t[]){8, 64}) : nb_input(g, "u", dt, 1, &m);
+      nb_expr  *x1 = nb_muls(x, 1.5), *u1 = nb_adds(u, -0.5);
+      nb_expr  *x2 = nb_mul(x1, x), *u2 = nb_mul(u1, u1);
+      nb_expr  *su = nb_sum(u2, 0, NULL, false);
+      nb_expr  *x3 = nb_add(x2, su);
+      nb_expr  *sx = nb_sum(x1, 0, NULL, false);
+      nb_expr  *u3 = nb_sub(u2, sx);
+      nb_expr  *x4 = nb_div(x3, nb_adds(nb_abs(x2), 1));
+      nb_expr  *u4 = nb_maximum(u3, u1);
+      nb_expr  *x5 = nb_where(nb_gt(x4, S0(x4)), x4, x1);
+      nb_expr  *u5 = nb_cast(u4, od);
+      nb_expr  *x6 = nb_cast(nb_mul(nb_cast(x5, od), nb_cast(x2, od)), dt);
+      nb_expr  *u6 = nb_cast(nb_mul(u5, u5), dt);
+      nb_expr  *x7 = nb_add(x6, nb_max(u6, 0, NULL, false));
+      nb_expr  *u7 = nb_sub(u6, nb_min(x6, 0, NULL, false));
+      nb_expr  *o[] = {x7, u7, x2, u3, su, sx, u5, x5};
+      nb_fn    *f = make_fn(what, g, 2, (nb_expr *[]){x, u}, 8, o);
+      nb_graph_free(g);
+      check_fn(what, f, D_ANY, EXACT, 500u + (unsigned)p);
+      nb_fn_free(f);
+    }
+}
+
+/* elementwise nodes separated by transposes run alone, in place over their
+ * dying operand; casts change the element size along the way */
+static void test_inplace_chain(void) {
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < NSIZES; s++) {
+      nb_dtype dt = DTYPES[d], od = other_dt(dt);
+      char     what[96];
+      snprintf(what, sizeof what, "in-place %s [%lld,%lld]", dtname(dt), (long long)SHAPES2[s][0],
+               (long long)SHAPES2[s][1]);
+      nb_graph *g = nb_graph_new();
+      nb_expr  *x = nb_input(g, "x", dt, 2, SHAPES2[s]);
+      nb_expr  *y = nb_input(g, "y", dt, 2, SHAPES2[s]);
+      nb_expr  *t = x, *keep = NULL;
+      for (int rep = 0; rep < 6; rep++) {
+        nb_expr *t1 = nb_neg(nb_transpose(t, NULL));
+        nb_expr *t2 = nb_cast(nb_transpose(t1, NULL), od);      /* f64 <-> f32 */
+        nb_expr *t3 = nb_square(nb_transpose(t2, NULL));        /* other dtype, in place */
+        nb_expr *t4 = nb_cast(nb_transpose(t3, NULL), dt);      /* back */
+        nb_expr *t5 = nb_sub(nb_transpose(t4, NULL), nb_transpose(y, NULL));
+        t = nb_mul(nb_transpose(t5, NULL), nb_muls(x, 0.5));
+        if (rep == 2) keep = t2;
+      }
+      nb_expr *o[] = {t, keep, nb_transpose(t, NULL)};
+      nb_fn   *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, 3, o);
+      nb_graph_free(g);
+      check_fn(what, f, D_ANY, EXACT, 900u + (unsigned)s);
+      nb_fn_free(f);
+    }
+}
+
+/* outputs of every kind around one group: inputs (twice), intermediates read
+ * inside and outside, the same node twice, reshapes and transposes of
+ * intermediates and inputs, fills and constants */
+static void test_output_kinds(void) {
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < NSIZES; s++) {
+      nb_dtype dt = DTYPES[d];
+      char     what[96];
+      snprintf(what, sizeof what, "outputs %s n=%lld", dtname(dt),
+               (long long)(SHAPES[s][0] * SHAPES[s][1] * SHAPES[s][2]));
+      nb_graph *g = nb_graph_new();
+      nb_expr  *x = nb_input(g, "x", dt, 3, SHAPES[s]);
+      nb_expr  *y = nb_input(g, "y", dt, 3, SHAPES[s]);
+      nb_expr  *a = nb_add(x, y);
+      nb_expr  *b = nb_mul(a, x);
+      nb_expr  *c = nb_sub(b, y);
+      nb_expr  *sb = nb_sum(b, 0, NULL, false);
+      nb_expr  *dd = nb_add(c, sb);
+      double    cd[2] = {1.5, -2.5};
+      nb_expr  *o[] = {x,
+                       a,
+                       nb_reshape(a, 1, (int64_t[]){-1}),
+                       b,
+                       b,
+                       nb_transpose(c, (int[]){2, 1, 0}),
+                       y,
+                       dd,
+                       nb_reshape(x, 2, (int64_t[]){SHAPES[s][0], -1}),
+                       sb,
+                       nb_full(g, dt, 3, SHAPES[s], 2.0),
+                       c,
+                       x,
+                       nb_const(g, NB_F64, 1, (int64_t[]){2}, cd),
+                       nb_reshape(dd, 1, (int64_t[]){-1})};
+      nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, 15, o);
+      nb_graph_free(g);
+      check_fn(what, f, D_SPEC, EXACT, 1300u + (unsigned)s);
+      nb_fn_free(f);
+      /* only inputs, in another order, and nothing computed */
+      g = nb_graph_new();
+      x = nb_input(g, "x", dt, 3, SHAPES[s]);
+      y = nb_input(g, "y", dt, 3, SHAPES[s]);
+      nb_expr *o2[] = {y, x, nb_transpose(y, NULL), y};
+      f = make_fn(what, g, 2, (nb_expr *[]){x, y}, 4, o2);
+      nb_graph_free(g);
+      check_fn(what, f, D_SPEC, EXACT, 1400u + (unsigned)s);
+      nb_fn_free(f);
+    }
+}
+
+/* ---- random graphs ------------------------------------------------------------------ */
+
+/* Random DAGs, first without vector math (exact comparison): unary and binary
+ * elementwise nodes, fills and scalars, selects (conditions of either dtype),
+ * casts, transposes, reshapes (aliases), reductions broadcast back, over 1-3
+ * sizes at once; outputs are random nodes (inputs, aliases and duplicates
+ * included); then "rich" ones with vector math, concat + slice, broadcast_to
+ * and softmax too. The seed of a failing graph is printed. */
+static bool same_shape(nb_expr *a, nb_expr *b) {
+  int r = nb_expr_rank(a);
+  return r == nb_expr_rank(b) && !memcmp(SH(a), SH(b), (size_t)r * sizeof(int64_t));
+}
+
+static int rnd(uint64_t *s, int n) { return (int)(mix64(s) % (uint64_t)n); }
+
+/* a random pool entry of a's shape, in a's dtype (a itself if none) */
+static nb_expr *pick_like(uint64_t *s, nb_expr **pool, int n, nb_expr *a) {
+  int cand[256], nc = 0;
+  for (int i = 0; i < n && nc < 256; i++)
+    if (same_shape(pool[i], a)) cand[nc++] = i;
+  nb_expr *b = nc ? pool[cand[rnd(s, nc)]] : a;
+  return DT(b) == DT(a) ? b : nb_cast(b, DT(a));
+}
+
+static nb_expr *random_node(uint64_t *s, nb_graph *g, nb_expr **pool, int n, bool rich) {
+  nb_expr *a = pool[n - 1 - rnd(s, n < 6 ? n : 6)]; /* mostly recent nodes: long chains */
+  if (rnd(s, 4) == 0) a = pool[rnd(s, n)];
+  nb_expr *b = pick_like(s, pool, n, a);
+  int      r = nb_expr_rank(a);
+  /* rich: vector math and more movement (concat + slice, broadcast_to, softmax) */
+  if (rich && rnd(s, 3) == 0) switch (rnd(s, 6)) {
+    case 0: return nb_exp(nb_muls(nb_minimum(a, nb_scalar(g, 3)), 0.5));
+    case 1: return nb_sin(nb_add(a, b));
+    case 2:
+      if (r == 2 && SH(a)[0] > 0)
+        return nb_slice(nb_concat(2, (nb_expr *[]){a, b}, 0), 0, SH(a)[0] / 2, SH(a)[0] / 2 + SH(a)[0], 1);
+      return nb_neg(a);
+    case 3: return r == 2 ? nb_mul(a, nb_broadcast_to(nb_sum(b, 1, (int[]){0}, true), 2, SH(a))) : a;
+    case 4: return nb_tanh(nb_mul(a, nb_cast(nb_sigmoid(b), DT(a))));
+    default: return r == 2 ? nb_softmax(a, -1) : nb_abs(a);
+    }
+  switch (rnd(s, 16)) {
+  case 0: return nb_neg(a);
+  case 1: return nb_abs(a);
+  case 2: return nb_square(nb_minimum(a, nb_scalar(g, 4)));
+  case 3: return nb_floor(nb_muls(a, 3));
+  case 4: return nb_sqrt(nb_abs(a));
+  case 5: return nb_reciprocal(nb_adds(nb_abs(a), 1));
+  case 6: return nb_relu(nb_sub(a, b));
+  case 7: {
+    switch (rnd(s, 6)) {
+    case 0: return nb_add(a, b);
+    case 1: return nb_sub(a, b);
+    case 2: return nb_mul(a, b);
+    case 3: return nb_maximum(a, b);
+    case 4: return nb_minimum(b, a);
+    default: return nb_div(a, nb_adds(nb_abs(b), 0.5));
+    }
+  }
+  case 8: {
+    nb_expr *c = rnd(s, 2) ? nb_gt(a, b) : nb_le(b, nb_scalar(g, 0.25));
+    if (rnd(s, 2)) c = nb_cast(c, other_dt(DT(c)));
+    return nb_where(c, pick_like(s, pool, n, a), rnd(s, 2) ? b : nb_scalar(g, -1));
+  }
+  case 9: return nb_cast(a, other_dt(DT(a)));
+  case 10: return r == 2 ? nb_transpose(a, NULL) : nb_neg(a);
+  case 11: return r == 2 ? nb_reshape(a, 2, (int64_t[]){SH(a)[1], SH(a)[0]}) : nb_abs(a);
+  case 12: return r == 2 ? nb_add(a, nb_sum(b, 1, (int[]){1}, true)) : nb_add(a, b);
+  case 13: return r == 2 ? nb_sub(a, nb_max(a, 1, (int[]){0}, true)) : nb_sub(a, b);
+  case 14: return nb_maximum(nb_minimum(a, nb_full(g, DT(a), r, SH(a), 8.0)), nb_scalar(g, -8));
+  default: return nb_mul(nb_adds(a, 0.5), nb_cast(b, DT(a)));
+  }
+}
+
+static void test_random_graphs(void) {
+  enum { NGRAPHS = 300, NRICH = 150, MAXPOOL = 96 };
+  int        built = 0;
+  plan_stats st = {0};
+  for (int gi = 0; gi < NGRAPHS + NRICH; gi++) {
+    bool rich = gi >= NGRAPHS;
+    uint64_t  s = 0xC0FFEEu + (uint64_t)gi * 7777u, seed = s;
+    nb_graph *g = nb_graph_new();
+    nb_expr  *pool[MAXPOOL], *ins[8];
+    int       n = 0, nin = 0, ncls = 1 + rnd(&s, 3);
+    for (int c = 0; c < ncls; c++) {
+      const int64_t *shape = SHAPES2[1 + rnd(&s, NSIZES - 1)];
+      if (rnd(&s, 12) == 0) shape = SHAPES2[0]; /* sometimes empty */
+      if (gi % 30 == 3 && c == 0) shape = &LARGE[1][1]; /* [256,257]: split over threads */
+      int k = 1 + rnd(&s, 2);
+      for (int i = 0; i < k; i++) {
+        nb_expr *x = nb_input(g, "x", DTYPES[rnd(&s, 2)], 2, shape);
+        ins[nin++] = pool[n++] = x;
+      }
+    }
+    int len = 15 + rnd(&s, 50);
+    for (int k = 0; k < len && n < MAXPOOL; k++) {
+      nb_expr *e = random_node(&s, g, pool, n, rich);
+      if (!e) break;
+      pool[n++] = e;
+    }
+    nb_expr *outs[8];
+    int      nout = 1 + rnd(&s, 6);
+    outs[0] = pool[n - 1];
+    for (int j = 1; j < nout; j++) outs[j] = pool[rnd(&s, n)];
+    char what[64];
+    snprintf(what, sizeof what, "random graph %d (seed %llu, %d nodes)", gi, (unsigned long long)seed, n);
+    nb_fn *f = make_fn(what, g, nin, ins, nout, outs);
+    nb_graph_free(g);
+    check_fn(what, f, D_ANY, rich ? VM : EXACT, seed);
+    add_stats(&st, f);
+    built += f != NULL;
+    nb_fn_free(f);
+  }
+  printf("  exec: %d random graphs compared\n", built);
+  print_stats("random graphs", &st);
+}
+
+/* ---- derivative functions ---------------------------------------------------------- */
+
+/* F(x, y) = [sum(softplus(x y) + sin(x) y), tanh(x) exp(-y^2) + where(x > 0, sqrt x, x^2)] */
+static nb_fn *fn_smooth(nb_dtype dt, int rank, const int64_t *shape) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, rank, shape);
+  nb_expr  *y = nb_input(g, "y", dt, rank, shape);
+  nb_expr  *o0 = nb_sum(nb_add(nb_softplus(nb_mul(x, y)), nb_mul(nb_sin(x), y)), 0, NULL, false);
+  nb_expr  *o1 = nb_add(nb_mul(nb_tanh(x), nb_exp(nb_neg(nb_square(y)))),
+                        nb_where(nb_gt(x, S0(x)), nb_sqrt(x), nb_square(x)));
+  nb_fn    *f = make_fn("smooth", g, 2, (nb_expr *[]){x, y}, 2, (nb_expr *[]){o0, o1});
+  nb_graph_free(g);
+  return f;
+}
+
+/* the same without vector math: exact comparisons */
+static nb_fn *fn_plain(nb_dtype dt, int rank, const int64_t *shape) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, rank, shape);
+  nb_expr  *y = nb_input(g, "y", dt, rank, shape);
+  nb_expr  *o0 = nb_sum(nb_sub(nb_mul(nb_maximum(x, y), x), nb_div(y, nb_adds(nb_abs(x), 1))), 0,
+                        NULL, false);
+  nb_expr  *o1 = nb_add(nb_where(nb_gt(x, y), nb_mul(nb_square(x), y), nb_muls(y, 3)),
+                        nb_relu(nb_adds(nb_mul(x, x), -0.5)));
+  nb_fn    *f = make_fn("plain", g, 2, (nb_expr *[]){x, y}, 2, (nb_expr *[]){o0, o1});
+  nb_graph_free(g);
+  return f;
+}
+
+/* scalar h(x) = sum(log1p(x^2) cos x + x^3/6) (vm), or sum(max(x,.5) x^2 + x/(|x|+1)) */
+static nb_fn *fn_scalar1(nb_dtype dt, int64_t n, bool vm) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, 1, &n);
+  nb_expr  *e = vm ? nb_add(nb_mul(nb_log1p(nb_square(x)), nb_cos(x)), nb_muls(nb_pows(x, 3), 1.0 / 6))
+                   : nb_add(nb_mul(nb_maximum(x, nb_scalar(g, 0.5)), nb_square(x)),
+                            nb_div(x, nb_adds(nb_abs(x), 1)));
+  nb_expr  *o = nb_sum(e, 0, NULL, false);
+  nb_fn    *f = make_fn("scalar1", g, 1, &x, 1, &o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_derivatives(void) {
+  plan_stats st = {0};
+  for (int d = 0; d < 2; d++) {
+    nb_dtype dt = DTYPES[d];
+    char     what[96];
+    /* vjp of both functions at several sizes (rank 3 and rank 1) */
+    for (int s = 0; s < NSIZES; s++) {
+      for (int vm = 0; vm < 2; vm++) {
+        nb_fn *f = vm ? fn_smooth(dt, 3, SHAPES[s]) : fn_plain(dt, 3, SHAPES[s]);
+        nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+        snprintf(what, sizeof what, "vjp %s %s n=%lld", vm ? "smooth" : "plain", dtname(dt),
+                 (long long)nb_fn_in_size(f, 0));
+        if (f && derived_ok(what, v)) check_fn(what, v, D_ANY, vm ? VM : EXACT, 2000u + (unsigned)s);
+        add_stats(&st, v);
+        nb_fn_free(v);
+        /* value_and_grad of the scalar output, wrt y only */
+        nb_diff_opts o = {1, (int[]){1}, 1};
+        nb_fn *vg = f ? nb_value_and_grad(f, &o) : NULL;
+        snprintf(what, sizeof what, "value_and_grad %s %s", vm ? "smooth" : "plain", dtname(dt));
+        if (f && derived_ok(what, vg)) check_fn(what, vg, D_ANY, vm ? VM : EXACT, 2100u + (unsigned)s);
+        nb_fn_free(vg);
+        nb_fn_free(f);
+      }
+    }
+    { /* vjp with groups split over the thread pool (smooth in f64, plain in f32) */
+      bool   vm = d == 0;
+      nb_fn *f = vm ? fn_smooth(dt, 3, LARGE[1]) : fn_plain(dt, 3, LARGE[1]);
+      nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+      snprintf(what, sizeof what, "vjp %s %s n=65792", vm ? "smooth" : "plain", dtname(dt));
+      if (f && derived_ok(what, v)) check_fn(what, v, D_ANY, vm ? VM : EXACT, 2050u);
+      add_stats(&st, v);
+      nb_fn_free(v);
+      nb_fn_free(f);
+    }
+    /* hessians (output n x n: sizes crossing the block size) */
+    static const int64_t hsizes[] = {1, 7, 23, 60, 130};
+    for (int k = 0; k < 5; k++)
+      for (int vm = 0; vm < 2; vm++) {
+        nb_fn *f = fn_scalar1(dt, hsizes[k], vm);
+        nb_fn *h = f ? nb_hessian(f, NULL) : NULL;
+        snprintf(what, sizeof what, "hessian %s %s n=%lld", vm ? "vm" : "plain", dtname(dt),
+                 (long long)hsizes[k]);
+        if (f && derived_ok(what, h)) check_fn(what, h, D_ANY, vm ? VM : EXACT, 2200u + (unsigned)k);
+        add_stats(&st, h);
+        nb_fn_free(h);
+        nb_fn_free(f);
+      }
+    /* Jacobians in reverse mode */
+    static const int64_t jshapes[][3] = {{1, 1, 1}, {1, 7, 1}, {2, 4, 5}, {2, 5, 13}};
+    for (int k = 0; k < 4; k++)
+      for (int vm = 0; vm < 2; vm++) {
+        nb_fn *f = vm ? fn_smooth(dt, 3, jshapes[k]) : fn_plain(dt, 3, jshapes[k]);
+        nb_fn *j = f ? nb_jacrev(f, NULL) : NULL;
+        snprintf(what, sizeof what, "jacrev %s %s n=%lld", vm ? "smooth" : "plain", dtname(dt),
+                 (long long)nb_fn_in_size(f, 0));
+        if (f && derived_ok(what, j)) check_fn(what, j, D_ANY, vm ? VM : EXACT, 2300u + (unsigned)k);
+        add_stats(&st, j);
+        nb_fn_free(j);
+        nb_fn_free(f);
+      }
+    /* per-example gradients: vmap_sized(grad(f)) with x batched and y shared */
+    static const int64_t vb[][2] = {{1, 1}, {7, 1}, {7, 73}, {9, 57}, {10, 500}};
+    for (int k = 0; k < 5; k++)
+      for (int vm = 0; vm < 2; vm++) {
+        int64_t batch = vb[k][0], n = vb[k][1];
+        nb_fn *f = vm ? fn_smooth(dt, 1, &n) : fn_plain(dt, 1, &n);
+        nb_diff_opts o = {0, NULL, 1}; /* the second output is auxiliary */
+        nb_fn *gr = f ? nb_grad(f, &o) : NULL;
+        nb_fn *vg = gr ? nb_vmap_sized(gr, batch, (int[]){0, NB_UNMAPPED}, NULL) : NULL;
+        snprintf(what, sizeof what, "vmap(grad) %s %s %lldx%lld", vm ? "smooth" : "plain",
+                 dtname(dt), (long long)batch, (long long)n);
+        if (f && derived_ok(what, gr) && derived_ok(what, vg))
+          check_fn(what, vg, D_ANY, vm ? VM : EXACT, 2400u + (unsigned)k);
+        add_stats(&st, vg);
+        nb_fn_free(vg);
+        nb_fn_free(gr);
+        nb_fn_free(f);
+      }
+  }
+  print_stats("derivatives", &st);
+}
+
+/* ---- matmul with BLAS-sized operands ----------------------------------------------- */
+typedef struct mmcase {
+  int     ra, rb;
+  int64_t a[3], b[3];
+  int     transpose_a; /* a given transposed: matmul(transpose(A), B) */
+} mmcase;
+
+static const mmcase MMCASES[] = {
+    {2, 2, {64, 96}, {96, 80}, 0},      {3, 3, {3, 40, 50}, {3, 50, 60}, 0},
+    {3, 2, {3, 40, 50}, {50, 60}, 0},   {1, 2, {200}, {200, 300}, 0},
+    {2, 1, {300, 200}, {200}, 0},       {1, 1, {40000}, {40000}, 0},
+    {2, 2, {96, 64}, {96, 80}, 1},      {2, 2, {31, 33}, {33, 32}, 0}, /* just below */
+    {2, 2, {32, 32}, {32, 32}, 0},      /* exactly at the threshold */
+};
+
+static nb_fn *fn_matmul(nb_dtype dt, const mmcase *c) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *a = nb_input(g, "a", dt, c->ra, c->a);
+  nb_expr  *b = nb_input(g, "b", dt, c->rb, c->b);
+  nb_expr  *o = nb_matmul(c->transpose_a ? nb_transpose(a, NULL) : a, b);
+  nb_fn    *f = make_fn("matmul", g, 2, (nb_expr *[]){a, b}, 1, &o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void mm_name(char *buf, size_t n, const char *kind, nb_dtype dt, const mmcase *c) {
+  char sa[40], sb[40];
+  if (c->ra == 1) snprintf(sa, sizeof sa, "[%lld]", (long long)c->a[0]);
+  else if (c->ra == 2) snprintf(sa, sizeof sa, "[%lld,%lld]", (long long)c->a[0], (long long)c->a[1]);
+  else snprintf(sa, sizeof sa, "[%lld,%lld,%lld]", (long long)c->a[0], (long long)c->a[1], (long long)c->a[2]);
+  if (c->rb == 1) snprintf(sb, sizeof sb, "[%lld]", (long long)c->b[0]);
+  else if (c->rb == 2) snprintf(sb, sizeof sb, "[%lld,%lld]", (long long)c->b[0], (long long)c->b[1]);
+  else snprintf(sb, sizeof sb, "[%lld,%lld,%lld]", (long long)c->b[0], (long long)c->b[1], (long long)c->b[2]);
+  snprintf(buf, n, "%s %s %s%s@%s", kind, dtname(dt), sa, c->transpose_a ? "^T" : "", sb);
+}
+
+static void test_matmul_blas(void) {
+  for (int d = 0; d < 2; d++)
+    for (int k = 0; k < (int)(sizeof MMCASES / sizeof MMCASES[0]); k++) {
+      nb_dtype dt = DTYPES[d];
+      char     what[128];
+      nb_fn   *f = fn_matmul(dt, &MMCASES[k]);
+      mm_name(what, sizeof what, "matmul", dt, &MMCASES[k]);
+      check_fn(what, f, D_ANY, MM, 3000u + (unsigned)k);
+      /* the vjp: masked products (BLAS when no factor is inf/NaN); multilinear */
+      nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+      mm_name(what, sizeof what, "vjp(matmul)", dt, &MMCASES[k]);
+      if (f && derived_ok(what, v)) check_fn(what, v, D_ANY, MM, 3100u + (unsigned)k);
+      nb_fn_free(v);
+      /* the jvp too (masked products of a tangent with a primal) */
+      nb_fn *j = f ? nb_jvp(f, NULL) : NULL;
+      mm_name(what, sizeof what, "jvp(matmul)", dt, &MMCASES[k]);
+      if (f && derived_ok(what, j)) check_fn(what, j, D_ANY, MM, 3200u + (unsigned)k);
+      nb_fn_free(j);
+      nb_fn_free(f);
+    }
+}
+
+/* Plain (unmasked) products keep IEEE semantics whichever kernel runs:
+ * inf * 0 is NaN, NaN propagates. a: [m,k] with a[0][0] = inf, a[1][3] = NaN,
+ * b's row 0 all zeros (so row 0 of the product is inf*0 + ... = NaN). */
+static void test_matmul_nonfinite(void) {
+  static const mmcase cases[] = {{2, 2, {64, 96}, {96, 80}, 0}, {1, 2, {200}, {200, 300}, 0},
+                                 {2, 1, {300, 200}, {200}, 0}};
+  for (int d = 0; d < 2; d++)
+    for (int k = 0; k < 3; k++) {
+      nb_dtype dt = DTYPES[d];
+      char     what[128];
+      mm_name(what, sizeof what, "matmul inf*0", dt, &cases[k]);
+      nb_fn *f = fn_matmul(dt, &cases[k]);
+      bufs   in, out, ref, sc;
+      if (!f || !bufs_make(&in, f, true)) {
+        nb_fn_free(f);
+        continue;
+      }
+      bufs_random(&in, D_ANY, 3300u + (unsigned)k);
+      int64_t kk = cases[k].ra == 1 ? cases[k].a[0] : cases[k].a[1];
+      int64_t nn = cases[k].rb == 1 ? 1 : cases[k].b[1];
+      setv(&in, 0, 0, INFINITY); /* a[0][0] */
+      if (in.size[0] > kk + 3) setv(&in, 0, kk + 3, NAN); /* a[1][3] */
+      else setv(&in, 0, 2, -INFINITY);
+      for (int64_t j = 0; j < nn; j++) setv(&in, 1, j, 0.0); /* b[0][:] */
+      bool ok = bufs_make(&out, f, false) && bufs_make(&ref, f, false) && scale_of(f, &in, &sc);
+      CHECK(ok);
+      if (ok) {
+        CHECK(call_fast(f, &in, &out) == NB_OK);
+        CHECK(call_ref(f, &in, &ref) == NB_OK);
+        CHECK(isnan(getv(&ref, 0, 0)));
+        compare_(__LINE__, what, &out, &ref, NULL, MM, &sc, false);
+      }
+      bufs_free(&in), bufs_free(&out), bufs_free(&ref), bufs_free(&sc);
+      nb_fn_free(f);
+    }
+}
+
+/* sum of |a_il b_lj| over the terms a masked product keeps (no zero factor) */
+static double masked_term_sum(const double *a, int64_t sa_i, int64_t sa_l, const double *b,
+                              int64_t sb_l, int64_t sb_j, int64_t i, int64_t j, int64_t k) {
+  double s = 0;
+  for (int64_t l = 0; l < k; l++) {
+    double x = a[i * sa_i + l * sa_l], y = b[l * sb_l + j * sb_j];
+    if (x != 0 && y != 0) s += fabs(x * y);
+  }
+  return s;
+}
+
+/* where(x > 0, matmul(log x, W), 0) (rows: `cols` == 0) or where(x > 0, matmul(W,
+ * log x), 0) (columns), with whole rows (columns) of x <= 0: log x is -inf or NaN
+ * there, in the branch not taken. The vjp's masked products must keep the
+ * gradient exactly 0 at those entries and NaN out of dW, with BLAS used for the
+ * products whose factors are finite. */
+static void test_masked_where(void) {
+  const int64_t M = 64, K = 96;
+  for (int d = 0; d < 2; d++)
+    for (int cols = 0; cols < 2; cols++) {
+      nb_dtype dt = DTYPES[d];
+      char     what[96];
+      snprintf(what, sizeof what, "vjp where/log/matmul %s %s", cols ? "columns" : "rows",
+               dtname(dt));
+      int64_t   xs[2] = {cols ? K : M, cols ? M : K}; /* x: [M,K] or [K,M]; W: [K,K] */
+      nb_graph *g = nb_graph_new();
+      nb_expr  *x = nb_input(g, "x", dt, 2, xs);
+      nb_expr  *w = nb_input(g, "w", dt, 2, (int64_t[]){K, K});
+      nb_expr  *lx = nb_log(x);
+      nb_expr  *y = nb_where(nb_gt(x, S0(x)), cols ? nb_matmul(w, lx) : nb_matmul(lx, w), S0(x));
+      nb_fn    *f = make_fn(what, g, 2, (nb_expr *[]){x, w}, 1, &y);
+      nb_graph_free(g);
+      nb_fn *v = f ? nb_vjp(f, NULL) : NULL; /* (x, w, ct) -> (y, dx, dw) */
+      if (!f || !derived_ok(what, v)) {
+        nb_fn_free(f);
+        continue;
+      }
+      bufs in, out, out2, ref, sc;
+      bool ok = bufs_make(&in, v, true) && bufs_make(&out, v, false) && bufs_make(&out2, v, false) &&
+                bufs_make(&ref, v, false) && bufs_make(&sc, v, false);
+      CHECK(ok);
+      if (ok) {
+        uint64_t s = 4242u + (uint64_t)(2 * d + cols);
+        static const double bad[4] = {0.0, -0.0, -1.5, -0.25};
+        for (int64_t r = 0; r < xs[0]; r++)
+          for (int64_t c = 0; c < xs[1]; c++) {
+            int64_t line = cols ? c : r; /* the row (column) this entry belongs to */
+            double  val = line % 4 == 1 ? bad[(r + c) % 4] : 0.2 + 2.8 * unif(&s);
+            setv(&in, 0, r * xs[1] + c, val);
+          }
+        for (int64_t k = 0; k < in.size[1]; k++) setv(&in, 1, k, -1 + 2 * unif(&s));
+        for (int64_t k = 0; k < in.size[2]; k++) setv(&in, 2, k, k % 7 == 3 ? 0.0 : -1 + 2 * unif(&s));
+        CHECK(call_fast(v, &in, &out) == NB_OK);
+        CHECK(call_fast(v, &in, &out2) == NB_OK);
+        CHECK(call_ref(v, &in, &ref) == NB_OK);
+        CHECK(bufs_same_bits(&out, &out2));
+        /* sums of |terms| by hand, in double */
+        int64_t nx = in.size[0], nw = in.size[1], nc = in.size[2];
+        double *X = malloc((size_t)nx * 8), *L = malloc((size_t)nx * 8), *W = malloc((size_t)nw * 8),
+               *C = malloc((size_t)nc * 8);
+        CHECK(X && L && W && C);
+        if (X && L && W && C) {
+          for (int64_t k = 0; k < nx; k++) X[k] = getv(&in, 0, k), L[k] = log(X[k]);
+          for (int64_t k = 0; k < nw; k++) W[k] = getv(&in, 1, k);
+          for (int64_t k = 0; k < nc; k++) C[k] = X[k] > 0 ? getv(&in, 2, k) : 0; /* ct where taken */
+          /* y, ct and x share one shape ([M,K] or [K,M]) */
+          for (int64_t r = 0; r < xs[0]; r++)
+            for (int64_t c = 0; c < xs[1]; c++) {
+              int64_t e = r * xs[1] + c;
+              /* y = L W (rows) or W L (columns): unmasked, finite where taken */
+              double sy = 0;
+              if (X[e] > 0)
+                for (int64_t l = 0; l < K; l++)
+                  sy += cols ? fabs(W[r * K + l] * L[l * xs[1] + c]) : fabs(L[r * K + l] * W[l * K + c]);
+              setv(&sc, 0, e, sy);
+              /* dL = C W^T (rows) or W^T C (columns), then dx = dL / x */
+              double sl = cols ? masked_term_sum(W, 1, K, C, xs[1], 1, r, c, K)
+                               : masked_term_sum(C, xs[1], 1, W, 1, K, r, c, K);
+              setv(&sc, 1, e, X[e] > 0 ? sl / X[e] : 0);
+            }
+          /* dW = L^T C (rows) or C L^T (columns) */
+          for (int64_t r = 0; r < K; r++)
+            for (int64_t c = 0; c < K; c++)
+              setv(&sc, 2, r * K + c,
+                   cols ? masked_term_sum(C, xs[1], 1, L, 1, xs[1], r, c, xs[1])
+                        : masked_term_sum(L, 1, xs[1], C, xs[1], 1, r, c, xs[0]));
+          compare_(__LINE__, what, &out, &ref, NULL, MM, &sc, false);
+          /* exact zeros at the entries whose line is <= 0, in both evaluators */
+          int64_t nonzero = 0, nonfinite = 0, lines = 0;
+          for (int64_t r = 0; r < xs[0]; r++)
+            for (int64_t c = 0; c < xs[1]; c++) {
+              int64_t e = r * xs[1] + c;
+              if ((cols ? c : r) % 4 != 1) continue;
+              lines++;
+              nonzero += getv(&out, 1, e) != 0 || getv(&ref, 1, e) != 0;
+              nonzero += getv(&out, 0, e) != 0;
+            }
+          for (int64_t k = 0; k < nw; k++) nonfinite += !isfinite(getv(&out, 2, k)) || !isfinite(getv(&ref, 2, k));
+          for (int64_t k = 0; k < nx; k++) nonfinite += !isfinite(getv(&out, 1, k)) || !isfinite(getv(&out, 0, k));
+          CHECK(lines > 0);
+          CHECK(nonzero == 0);
+          CHECK(nonfinite == 0);
+          if (nonzero || nonfinite)
+            fprintf(stderr, "    %s: %lld nonzero gradients where x <= 0, %lld non-finite values\n",
+                    what, (long long)nonzero, (long long)nonfinite);
+        }
+        free(X), free(L), free(W), free(C);
+      }
+      bufs_free(&in), bufs_free(&out), bufs_free(&out2), bufs_free(&ref), bufs_free(&sc);
+      nb_fn_free(v);
+      nb_fn_free(f);
+    }
+}
+
+/* ---- repeated calls --------------------------------------------------------------- */
+
+/* two functions called in turn, each with alternating inputs and fresh output
+ * buffers: every result equals the first one computed for the same inputs */
+static void test_repeat_calls(void) {
+  nb_fn *f[2] = {NULL, NULL};
+  {
+    nb_graph *g = nb_graph_new();
+    nb_expr  *x = nb_input(g, "x", NB_F64, 3, SHAPES[7]);
+    nb_expr  *y = nb_input(g, "y", NB_F64, 3, SHAPES[7]);
+    nb_expr  *z = nb_input(g, "z", NB_F64, 3, SHAPES[7]);
+    nb_expr  *b = nb_input(g, "b", NB_F64, 1, &SHAPES[7][2]);
+    nb_expr  *o[MAXIO];
+    int       no = fusion_chain(g, x, y, z, b, true, o);
+    f[0] = make_fn("repeat chain", g, 4, (nb_expr *[]){x, y, z, b}, no, o);
+    nb_graph_free(g);
+  }
+  f[1] = fn_matmul(NB_F32, &MMCASES[1]);
+  for (int k = 0; k < 2; k++) {
+    if (!f[k]) continue;
+    bufs in[2], first[2], ref[2];
+    bool ok = true;
+    for (int r = 0; r < 2 && ok; r++) {
+      ok = bufs_make(&in[r], f[k], true) && bufs_make(&first[r], f[k], false) &&
+           bufs_make(&ref[r], f[k], false);
+      if (ok) bufs_random(&in[r], D_ANY, 5000u + 10u * (unsigned)k + (unsigned)r);
+      ok = ok && call_fast(f[k], &in[r], &first[r]) == NB_OK && call_ref(f[k], &in[r], &ref[r]) == NB_OK;
+    }
+    CHECK(ok);
+    int differ = 0;
+    for (int it = 0; ok && it < 12; it++) {
+      bufs out;
+      if (!bufs_make(&out, f[k], false)) break;
+      CHECK(call_fast(f[k], &in[it % 2], &out) == NB_OK);
+      differ += !bufs_same_bits(&out, &first[it % 2]);
+      bufs_free(&out);
+      /* the other function in between */
+      if (f[1 - k]) {
+        bufs in2, out2;
+        if (bufs_make(&in2, f[1 - k], true) && bufs_make(&out2, f[1 - k], false)) {
+          bufs_random(&in2, D_ANY, (uint64_t)it);
+          CHECK(call_fast(f[1 - k], &in2, &out2) == NB_OK);
+          bufs_free(&out2);
+        }
+        bufs_free(&in2);
+      }
+    }
+    CHECK(differ == 0);
+    for (int r = 0; ok && r < 2; r++) {
+      static const int modes_mm[] = {MM};
+      bufs sc = {0};
+      if (k == 1) CHECK(scale_of(f[k], &in[r], &sc));
+      compare_(__LINE__, k ? "repeat matmul" : "repeat chain", &first[r], &ref[r],
+               k ? modes_mm : NULL, VM, k ? &sc : NULL, false);
+      bufs_free(&sc);
+    }
+    for (int r = 0; r < 2; r++) bufs_free(&in[r]), bufs_free(&first[r]), bufs_free(&ref[r]);
+  }
+  nb_fn_free(f[0]);
+  nb_fn_free(f[1]);
+}
+
+/* "later calls allocate nothing": every allocation of the library goes
+ * through the hook, counted here from the second call on */
+static long alloc_count;
+static void *count_alloc(void *u, size_t n) { (void)u; alloc_count++; return malloc(n); }
+static void *count_realloc(void *u, void *p, size_t n) { (void)u; alloc_count++; return realloc(p, n); }
+static void  count_free(void *u, void *p) { (void)u; free(p); }
+
+static void test_no_alloc_after_first_call(void) {
+  static const nb_allocator counting = {count_alloc, count_realloc, count_free, NULL};
+  nb_set_allocator(&counting);
+  nb_fn *f[3] = {NULL, NULL, NULL};
+  {
+    nb_graph *g = nb_graph_new();
+    nb_expr  *x = nb_input(g, "x", NB_F32, 3, LARGE[1]); /* a group split over threads */
+    nb_expr  *y = nb_input(g, "y", NB_F32, 3, LARGE[1]);
+    nb_expr  *z = nb_input(g, "z", NB_F32, 3, LARGE[1]);
+    nb_expr  *b = nb_input(g, "b", NB_F32, 1, &LARGE[1][2]);
+    nb_expr  *o[MAXIO];
+    int       no = fusion_chain(g, x, y, z, b, true, o);
+    f[0] = make_fn("no-alloc chain", g, 4, (nb_expr *[]){x, y, z, b}, no, o);
+    nb_graph_free(g);
+  }
+  f[1] = fn_matmul(NB_F64, &MMCASES[1]);
+  nb_fn *s = fn_smooth(NB_F64, 3, SHAPES[7]);
+  f[2] = s ? nb_vjp(s, NULL) : NULL;
+  nb_fn_free(s);
+  for (int k = 0; k < 3; k++) {
+    if (!f[k]) continue;
+    bufs in, out;
+    bool ok = bufs_make(&in, f[k], true) && bufs_make(&out, f[k], false);
+    CHECK(ok);
+    if (ok) {
+      bufs_random(&in, D_ANY, 8000u + (unsigned)k);
+      CHECK(call_fast(f[k], &in, &out) == NB_OK);
+      long before = alloc_count;
+      for (int it = 0; it < 3; it++) CHECK(call_fast(f[k], &in, &out) == NB_OK);
+      CHECK(alloc_count == before);
+      if (alloc_count != before)
+        fprintf(stderr, "    function %d: %ld allocations in 3 later calls\n", k, alloc_count - before);
+    }
+    bufs_free(&in), bufs_free(&out);
+    nb_fn_free(f[k]);
+  }
+  nb_set_allocator(NULL);
+}
+
+/* ---- threads ----------------------------------------------------------------------- */
+enum { TH_MAX = 4, TH_ITERS = 3 };
+
+typedef struct tjob {
+  nb_fn             *f;
+  const bufs        *in, *ref, *scale;
+  const int         *modes;
+  pthread_barrier_t *start;
+  int64_t            bad_values, bad_status;
+} tjob;
+
+static void *tworker(void *arg) {
+  tjob *j = arg;
+  pthread_barrier_wait(j->start);
+  for (int it = 0; it < TH_ITERS; it++) {
+    bufs out;
+    if (!bufs_make(&out, j->f, false)) {
+      j->bad_status++;
+      continue;
+    }
+    if (call_fast(j->f, j->in, &out) != NB_OK) j->bad_status++;
+    else j->bad_values += compare_(0, "", &out, j->ref, j->modes, VM, j->scale, true);
+    bufs_free(&out);
+  }
+  return NULL;
+}
+
+/* f(a, b, x, y, z, bias) = [a @ b, the fused vm chain of x, y, z, bias...] */
+static nb_fn *fn_threads(int *modes) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *a = nb_input(g, "a", NB_F64, 2, (int64_t[]){64, 96});
+  nb_expr  *b = nb_input(g, "b", NB_F64, 2, (int64_t[]){96, 80});
+  nb_expr  *x = nb_input(g, "x", NB_F64, 3, SHAPES[7]);
+  nb_expr  *y = nb_input(g, "y", NB_F64, 3, SHAPES[7]);
+  nb_expr  *z = nb_input(g, "z", NB_F64, 3, SHAPES[7]);
+  nb_expr  *bias = nb_input(g, "bias", NB_F64, 1, &SHAPES[7][2]);
+  nb_expr  *big = nb_input(g, "big", NB_F32, 2, (int64_t[]){256, 257}); /* split over the pool */
+  nb_expr  *o[MAXIO];
+  o[0] = nb_matmul(a, b);
+  int no = 1 + fusion_chain(g, x, y, z, bias, true, o + 1);
+  for (int k = 0; k < no; k++) modes[k] = k ? VM : MM;
+  nb_expr *t = big;
+  for (int k = 0; k < 6; k++) t = nb_maximum(nb_sub(nb_mul(t, big), nb_muls(t, 0.5)), nb_scalar(g, -4));
+  modes[no] = EXACT, o[no++] = t;
+  modes[no] = VM, o[no++] = nb_softmax(nb_reshape(x, 2, (int64_t[]){200, 25}), -1);
+  nb_fn *f = make_fn("threads", g, 7, (nb_expr *[]){a, b, x, y, z, bias, big}, no, o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_threads(void) {
+  for (int nt = 2; nt <= TH_MAX; nt += 2)
+    for (int warm = 0; warm < 2; warm++) {
+      int    modes[MAXIO];
+      nb_fn *f = fn_threads(modes);
+      if (!f) return;
+      bufs in[TH_MAX], ref[TH_MAX], sc[TH_MAX];
+      bool ok = true;
+      for (int t = 0; t < nt; t++) {
+        ok = ok && bufs_make(&in[t], f, true) && bufs_make(&ref[t], f, false);
+        if (ok) bufs_random(&in[t], D_ANY, 6000u + (unsigned)t);
+        ok = ok && call_ref(f, &in[t], &ref[t]) == NB_OK && scale_of(f, &in[t], &sc[t]);
+      }
+      CHECK(ok);
+      if (ok && warm) { /* the plan exists before the threads start */
+        bufs out;
+        CHECK(bufs_make(&out, f, false) && call_fast(f, &in[0], &out) == NB_OK);
+        CHECK(compare_(__LINE__, "threads warm-up", &out, &ref[0], modes, VM, &sc[0], false) == 0);
+        bufs_free(&out);
+      }
+      pthread_t         th[TH_MAX];
+      tjob              jobs[TH_MAX];
+      pthread_barrier_t bar;
+      int               started = 0;
+      if (ok) {
+        pthread_barrier_init(&bar, NULL, (unsigned)nt);
+        for (int t = 0; t < nt; t++) {
+          jobs[t] = (tjob){f, &in[t], &ref[t], &sc[t], modes, &bar, 0, 0};
+          if (pthread_create(&th[t], NULL, tworker, &jobs[t]) == 0) started++;
+        }
+        if (started != nt) {
+          fprintf(stderr, "  pthread_create failed\n");
+          exit(EXIT_FAILURE); /* the started threads would wait forever */
+        }
+        for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+        pthread_barrier_destroy(&bar);
+        for (int t = 0; t < started; t++) {
+          CHECK(jobs[t].bad_status == 0);
+          CHECK(jobs[t].bad_values == 0);
+          if (jobs[t].bad_status || jobs[t].bad_values)
+            fprintf(stderr, "    %d threads (%s), thread %d: %lld failed calls, %lld wrong values\n",
+                    nt, warm ? "warm" : "cold", t, (long long)jobs[t].bad_status,
+                    (long long)jobs[t].bad_values);
+        }
+      }
+      for (int t = 0; t < nt; t++) bufs_free(&in[t]), bufs_free(&ref[t]), bufs_free(&sc[t]);
+      nb_fn_free(f);
+    }
+}
+
+/* ---- workspace size -------------------------------------------------------------- */
+
+/* what the reference allocates: one buffer per computed node */
+static int64_t no_reuse_bytes(const nb_fn *f) {
+  int64_t total = 0;
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    const nb__node *n = &f->nodes[i].n;
+    if (n->op == NB_OP_INPUT || n->op == NB_OP_CONST || (nb__prims[n->op]->flags & NB__ALIAS)) continue;
+    total += n->size * (int64_t)esize((nb_dtype)n->dtype);
+  }
+  return total;
+}
+
+/* x [n,n] -> L times: t = transpose(t); t = t * -1 + 0.5 (or a fused chain of L
+ * nodes without transposes); output sum or the last value */
+static nb_fn *fn_long_chain(int64_t n, int len, bool transposes, bool scalar_out) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 2, (int64_t[]){n, n});
+  nb_expr  *t = x;
+  for (int k = 0; k < len; k++) {
+    if (transposes) t = nb_transpose(t, NULL);
+    switch (k % 4) {
+    case 0: t = nb_adds(nb_neg(t), 0.5); break;
+    case 1: t = nb_div(t, nb_adds(nb_abs(t), 1)); break;
+    case 2: t = nb_add(nb_mul(t, x), t); break;
+    default: t = nb_maximum(t, nb_muls(x, 0.25)); break;
+    }
+  }
+  nb_expr *o = scalar_out ? nb_sum(nb_mul(t, t), 0, NULL, false) : t;
+  nb_fn   *f = make_fn("long chain", g, 1, &x, 1, &o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_workspace(void) {
+  const int64_t n = 256, N = n * n, NB = N * 8; /* one f64 value of the chain */
+  int64_t       ws[2][2], total[2][2];
+  static const int lens[2] = {12, 48};
+  for (int tr = 0; tr < 2; tr++)
+    for (int k = 0; k < 2; k++) {
+      nb_fn *f = fn_long_chain(n, lens[k], tr, false);
+      ws[tr][k] = f ? nb_fn_workspace_bytes(f) : -1;
+      total[tr][k] = f ? no_reuse_bytes(f) : -1;
+      printf("  exec: workspace of a %s chain of %d steps on %lld f64: %lld bytes (%.2f x N*8; "
+             "no reuse: %.1f x N*8)\n",
+             tr ? "transposed" : "fused", lens[k], (long long)N, (long long)ws[tr][k],
+             (double)ws[tr][k] / (double)NB, (double)total[tr][k] / (double)NB);
+      CHECK(ws[tr][k] >= 0);
+      /* O(N), not O(length x N). Live at once in the transposed chain: the
+       * transpose's result and the group's, muls(x, 0.25) (shared by every
+       * fourth step) and the fills 0.5, 1 and 0.25 that CSE shares between
+       * groups, which are materialized whole: 6 x N*8. The fused chain is one
+       * group of N >= NB__PARALLEL_MIN elements: block temporaries per thread */
+      CHECK(ws[tr][k] <= (tr ? 8 : 3 * nb__pool_threads()) * NB);
+      nb_fn_free(f);
+      if (k == 1) { /* the values, on a smaller instance */
+        char what[64];
+        snprintf(what, sizeof what, "long %s chain", tr ? "transposed" : "fused");
+        f = fn_long_chain(40, lens[k], tr, false);
+        check_fn(what, f, D_ANY, EXACT, 7000u + (unsigned)tr);
+        nb_fn_free(f);
+      }
+    }
+  CHECK(ws[1][1] <= ws[1][0] + 64 * 1024); /* does not grow with the length */
+  /* fused: every member of the group that stays inside it has its own block
+   * (temporaries are not reused within a group) */
+  printf("  exec: fused chain: %.0f bytes more per step (%d-byte blocks, %d threads)\n",
+         (double)(ws[0][1] - ws[0][0]) / (lens[1] - lens[0]), NB__BLOCK * 8, nb__pool_threads());
+  /* vjp of the chains: every forward value is a residual, yet it stays below
+   * what one buffer per node takes */
+  for (int tr = 0; tr < 2; tr++) {
+    nb_fn *f = fn_long_chain(n, 24, tr, true);
+    nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+    if (f && derived_ok("vjp of a long chain", v)) {
+      int64_t w = nb_fn_workspace_bytes(v), t = no_reuse_bytes(v);
+      printf("  exec: workspace of vjp(%s chain of 24 steps) on %lld f64: %lld bytes (%.2f x N*8;"
+             " no reuse: %.1f x N*8; %lld nodes)\n",
+             tr ? "transposed" : "fused", (long long)N, (long long)w, (double)w / (double)NB,
+             (double)t / (double)NB, (long long)nb_fn_node_count(v));
+      CHECK(w >= 0);
+      CHECK(w <= t / 2);
+      CHECK(w <= (2 * 24 + 4) * NB); /* about two residuals per step at most */
+    }
+    nb_fn_free(v);
+    nb_fn_free(f);
+    f = fn_long_chain(40, 24, tr, true); /* the values, on a smaller instance */
+    v = f ? nb_vjp(f, NULL) : NULL;
+    if (f && derived_ok("vjp of a long chain", v))
+      check_fn(tr ? "vjp transposed chain" : "vjp fused chain", v, D_ANY, EXACT, 7100u + (unsigned)tr);
+    nb_fn_free(v);
+    nb_fn_free(f);
+  }
+  /* the functions of this suite: the smooth vjp at 5000 elements */
+  nb_fn *f = fn_smooth(NB_F64, 3, SHAPES[7]);
+  nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+  if (f && derived_ok("vjp smooth", v)) {
+    int64_t w = nb_fn_workspace_bytes(v), t = no_reuse_bytes(v);
+    printf("  exec: workspace of vjp(smooth) on 5000 f64: %lld bytes (no reuse: %lld, %lld nodes)\n",
+           (long long)w, (long long)t, (long long)nb_fn_node_count(v));
+    CHECK(w >= 0 && w <= t);
+  }
+  nb_fn_free(v);
+  nb_fn_free(f);
+}
+
+void suite_exec(void) {
+#if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+  /* the reference evaluator allocates a buffer per node: keep freed memory
+   * for reuse instead of mapping and faulting in fresh pages every time */
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+  RUN(test_ops_table);
+  RUN(test_fusion_chains);
+  RUN(test_groups_interleaved);
+  RUN(test_inplace_chain);
+  RUN(test_output_kinds);
+  RUN(test_random_graphs);
+  RUN(test_derivatives);
+  RUN(test_matmul_blas);
+  RUN(test_matmul_nonfinite);
+  RUN(test_masked_where);
+  RUN(test_repeat_calls);
+  RUN(test_no_alloc_after_first_call);
+  RUN(test_threads);
+  RUN(test_workspace);
+}
