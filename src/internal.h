@@ -41,7 +41,8 @@ void  nb__arena_free(nb__arena *a);
 
 /* ---- shapes and checked arithmetic (core/shape.c) ---------------------------- */
 #define NB__SHAPE_STR 192
-size_t      nb__dtype_size(nb_dtype dt); /* 0 for an invalid dtype */
+/* bytes per element; 0 for an invalid dtype (inline: kernels call it often) */
+static inline size_t nb__dtype_size(nb_dtype dt) { return dt == NB_F32 ? 4 : dt == NB_F64 ? 8 : 0; }
 const char *nb__dtype_name(int dt);
 bool        nb__valid_dtype(int dt);
 bool        nb__mul_ok(int64_t a, int64_t b, int64_t *out);

@@ -4,10 +4,6 @@
 
 #include "../internal.h"
 
-size_t nb__dtype_size(nb_dtype dt) {
-  return dt == NB_F32 ? 4 : dt == NB_F64 ? 8 : 0;
-}
-
 bool nb__valid_dtype(int dt) { return dt == NB_F32 || dt == NB_F64; }
 
 const char *nb__dtype_name(int dt) {

@@ -132,6 +132,10 @@ static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
       size_t          esz = nb__dtype_size((nb_dtype)node->n.dtype);
       void *out = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
                                            : (void *)((unsigned char *)r->w->buf[m] + (size_t)b0 * esz);
+      if (len == node->n.size) { /* a one-block group: no copy of the node */
+        nb__prims[node->n.op]->eval(&node->n, p->srcs + p->first[m], out, args);
+        continue;
+      }
       nb__node blk = node->n;
       blk.size = len;
       nb__prims[blk.op]->eval(&blk, p->srcs + p->first[m], out, args);

@@ -153,12 +153,35 @@ TRANSPOSE(transpose_dmul) {
     }                                                                                    \
   } while (0)
 
-#define NB__BINARY_DEFINE(ID, NAME, EXPR, JVP_RULE, TRANSPOSE_RULE)                                                \
+/* x^n for a constant small integer n (the exponent is a fill): repeated
+ * squaring is exact in sign for negative bases and much cheaper than pow */
+#define NB__POWI_LOOP(T)                                                                 \
+  do {                                                                                   \
+    T *o = out;                                                                          \
+    const T *a = in[0];                                                                  \
+    for (int64_t i = 0; i < n->size; i++) {                                              \
+      T r = 1, x = a[i];                                                                 \
+      for (int64_t e = k < 0 ? -k : k; e; e >>= 1, x *= x)                                \
+        if (e & 1) r *= x;                                                               \
+      o[i] = k < 0 ? 1 / r : r;                                                          \
+    }                                                                                    \
+  } while (0)
+
+static bool powi(const nb__node *n, const nb__node *const *s, void *out, const void *const *in) {
+  double d = s[1]->p.d;
+  if (s[1]->op != NB_OP_FILL || d != (double)(int64_t)d || d > 16 || d < -16) return false;
+  int64_t k = (int64_t)d;
+  if (n->dtype == NB_F64) NB__POWI_LOOP(double);
+  else NB__POWI_LOOP(float);
+  return true;
+}
+
+#define NB__BINARY_DEFINE(ID, NAME, EXPR, JVP_RULE, TRANSPOSE_RULE)                      \
   static void eval_##ID(const nb__node *n, const nb__node *const *s, void *out,          \
                         const void *const *in) {                                         \
-    (void)s;                                                                             \
-    if (n->dtype == NB_F64) NB__BINARY_LOOP(double, EXPR);                   \
-    else NB__BINARY_LOOP(float, EXPR);                                     \
+    if (NB_OP_##ID == NB_OP_POW && powi(n, s, out, in)) return;                          \
+    if (n->dtype == NB_F64) NB__BINARY_LOOP(double, EXPR);                               \
+    else NB__BINARY_LOOP(float, EXPR);                                                   \
   }                                                                                      \
   const nb__prim nb__row_##ID = {NAME, 2, NB__ELEMENTWISE, infer_binary, eval_##ID,       \
                                  NULL, JVP_RULE, TRANSPOSE_RULE, nb__batch_elementwise};
