@@ -6,7 +6,7 @@ CMAKE    ?= cmake
 
 NOBLAS   ?= build-noblas
 
-.PHONY: all build demo test test-sanitize test-noblas install clean
+.PHONY: all build demo test test-sanitize test-noblas install clean bench
 
 all: build
 
@@ -35,6 +35,11 @@ test-noblas:
 	$(CMAKE) -S . -B $(NOBLAS) -DCMAKE_BUILD_TYPE=Release -DNB_USE_BLAS=OFF -DNB_BUILD_EXAMPLES=OFF
 	$(CMAKE) --build $(NOBLAS) -j $(JOBS)
 	$(NOBLAS)/nabla_tests
+
+# every benchmark workload for nabla, hand-written C, ADOL-C and PyTorch, in one table
+# (bench/README.md); installs the peers first when run as root and they are missing
+bench:
+	BUILD=$(BUILD) MAKE="$(MAKE)" bash bench/run.sh
 
 install: build
 	$(CMAKE) --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX),)
