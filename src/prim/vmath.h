@@ -10,12 +10,12 @@
 
 #if defined(NB_VECTOR_MATH)
 #define NB__SIMD(decl) _Pragma("omp declare simd notinbranch") decl;
-#define NB__SIMD_BOTH(f)                                                                   \
-  NB__SIMD(double f(double))                                                               \
-  NB__SIMD(float f##f(float))
-#define NB__SIMD_BOTH2(f)                                                                  \
-  NB__SIMD(double f(double, double))                                                       \
-  NB__SIMD(float f##f(float, float))
+#define NB__SIMD_BOTH(fn)                                                                  \
+  NB__SIMD(double fn(double))                                                              \
+  NB__SIMD(float fn##f(float))
+#define NB__SIMD_BOTH2(fn)                                                                 \
+  NB__SIMD(double fn(double, double))                                                      \
+  NB__SIMD(float fn##f(float, float))
 NB__SIMD_BOTH(exp)
 NB__SIMD_BOTH(expm1)
 NB__SIMD_BOTH(log)
