@@ -98,8 +98,8 @@ static nb_expr *d_none(nb__ad *ad, nb_expr *x, nb_expr *y) {
   X(CEIL,     "ceil",     ceil(x),        ceilf(x),        d_none)                    \
   X(ROUND,    "round",    nearbyint(x),   nearbyintf(x),   d_none) /* half to even */
 
-/* one loop per dtype, each in its own function: gcc 12 vectorizes the f32
- * loop with the SIMD math functions only when it is alone in its function */
+/* one plain loop per dtype, which the compiler vectorizes (with the SIMD
+ * math functions of vmath.h where they exist) */
 #define NB__UNARY_KERNEL(ID, F64, F32)                                                   \
   static void loop64_##ID(double *o, const double *a, int64_t len) {                     \
     for (int64_t i = 0; i < len; i++) {                                                  \
