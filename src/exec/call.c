@@ -89,7 +89,9 @@ static void bind(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned c
     case NB__HOME_IN: w->buf[i] = (void *)inputs[h->index]; break;
     case NB__HOME_OUT: w->buf[i] = outputs[h->index]; break;
     case NB__HOME_CONST: w->buf[i] = (void *)f->nodes[i].n.p.data; break;
-    case NB__HOME_ALIAS: w->buf[i] = w->buf[f->nodes[i].src[0]]; break;
+    case NB__HOME_ALIAS: /* an alias, or a view at an offset */
+      w->buf[i] = w->buf[f->nodes[i].src[0]] ? (unsigned char *)w->buf[f->nodes[i].src[0]] + h->offset : NULL;
+      break;
     default: w->buf[i] = NULL; break;
     }
   }

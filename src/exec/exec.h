@@ -20,7 +20,8 @@ typedef enum nb__home_kind {
   NB__HOME_IN,    /* the caller's input buffer */
   NB__HOME_OUT,   /* the caller's output buffer */
   NB__HOME_CONST, /* the node's constant data */
-  NB__HOME_ALIAS, /* its operand's buffer (reshape, stop_gradient) */
+  NB__HOME_ALIAS, /* its operand's buffer (reshape, stop_gradient), or a part of it
+                     at an offset (a contiguous slice) */
   NB__HOME_TEMP,  /* a block-sized temporary inside its fused group */
   NB__HOME_NONE   /* not needed (an unused input) */
 } nb__home_kind;
@@ -28,7 +29,7 @@ typedef enum nb__home_kind {
 typedef struct nb__home {
   uint8_t kind;
   int32_t index;  /* input/output position, or temporary number in its group */
-  int64_t offset; /* workspace byte offset (WS) */
+  int64_t offset; /* workspace byte offset (WS), or offset in the operand (ALIAS) */
 } nb__home;
 
 /* a fused run of elementwise nodes of one size, executed block by block */

@@ -20,6 +20,27 @@ typedef struct builder {
 } builder;
 
 static bool is_alias(const nb__node *n) { return (nb__prims[n->op]->flags & NB__ALIAS) != 0; }
+
+/* a slice that is one contiguous run of its operand (step 1, every axis
+ * before the sliced one of length 1) is a view: its operand's buffer at an
+ * offset, with no copy */
+static bool is_view(const nb_fn *f, int32_t i, int64_t *offset) {
+  const nb__node *n = &f->nodes[i].n;
+  if (n->op != NB_OP_SLICE || n->p.i[3] != 1) return false;
+  const nb__node *x = &f->nodes[f->nodes[i].src[0]].n;
+  int64_t         inner = 1, axis = n->p.i[0];
+  for (int d = 0; d < axis; d++)
+    if (x->shape[d] != 1) return false;
+  for (int d = (int)axis + 1; d < x->rank; d++) inner *= x->shape[d];
+  *offset = n->p.i[1] * inner * (int64_t)nb__dtype_size((nb_dtype)x->dtype);
+  return true;
+}
+
+/* aliases and views own no buffer */
+static bool shares_buffer(const nb_fn *f, int32_t i) {
+  int64_t off;
+  return is_alias(&f->nodes[i].n) || is_view(f, i, &off);
+}
 static bool is_leaf_data(const nb__node *n) { return n->op == NB_OP_INPUT || n->op == NB_OP_CONST; }
 
 /* elementwise nodes with a kernel fuse; so do fills (computed per block) */
@@ -78,7 +99,7 @@ static void form_groups(builder *b) {
       if (g >= 0 && g != join && is_open(b, g)) close_group(b, g);
     }
     if (join >= 0 && !is_open(b, join)) join = -1;
-    if (is_alias(n)) continue;
+    if (shares_buffer(f, i)) continue;
     if (!fusible(n)) {
       emit_step(b, i, -1);
       continue;
@@ -109,7 +130,15 @@ static void compact_members(builder *b) {
   }
 }
 
+/* the node owning the buffer i lives in (through aliases and views) */
 static int32_t root_of(const builder *b, int32_t i) {
+  const nb_fn *f = b->f;
+  while (shares_buffer(f, i)) i = f->nodes[i].src[0];
+  return i;
+}
+
+/* the same through aliases only: a buffer of exactly i's bytes */
+static int32_t whole_root_of(const builder *b, int32_t i) {
   const nb_fn *f = b->f;
   while (is_alias(&f->nodes[i].n)) i = f->nodes[i].src[0];
   return i;
@@ -122,7 +151,7 @@ static void mark_outside(builder *b) {
     const nb__fnode *node = &f->nodes[i];
     for (int s = 0; s < node->n.nsrc; s++) {
       int32_t m = node->src[s];
-      if (b->group_of[m] < 0 || b->group_of[i] != b->group_of[m] || is_alias(&node->n))
+      if (b->group_of[m] < 0 || b->group_of[i] != b->group_of[m] || shares_buffer(f, i))
         b->outside[m] = true;
     }
   }
@@ -166,11 +195,15 @@ static bool assign_homes(builder *b) {
     p->home[i] = (nb__home){NB__HOME_WS, -1, -1};
     if (n->op == NB_OP_INPUT) p->home[i].kind = NB__HOME_NONE;
     if (n->op == NB_OP_CONST) p->home[i].kind = NB__HOME_CONST;
-    if (is_alias(n)) p->home[i].kind = NB__HOME_ALIAS;
+    if (shares_buffer(f, i)) {
+      p->home[i].kind = NB__HOME_ALIAS;
+      p->home[i].offset = 0;
+      is_view(f, i, &p->home[i].offset);
+    }
   }
   for (int k = 0; k < f->nin; k++) p->home[f->in[k]] = (nb__home){NB__HOME_IN, k, -1};
   for (int j = 0; j < f->nout; j++) {
-    int32_t r = root_of(b, f->out[j]);
+    int32_t r = whole_root_of(b, f->out[j]);
     if (p->home[r].kind == NB__HOME_WS && p->home[r].index < 0) p->home[r] = (nb__home){NB__HOME_OUT, j, -1};
   }
   bool *is_out = nb__calloc((size_t)f->nnodes + 1, 1);
@@ -220,8 +253,8 @@ static bool same_bytes_operand(const builder *b, int32_t i, int32_t s, int32_t *
   const nb__fnode *node = &f->nodes[i];
   if (!(nb__prims[node->n.op]->flags & NB__ELEMENTWISE)) return false;
   for (int k = 0; k < node->n.nsrc; k++) {
-    int32_t r = root_of(b, node->src[k]);
-    if (b->p->home[r].kind == NB__HOME_WS && b->last_use[r] == s &&
+    int32_t r = whole_root_of(b, node->src[k]);
+    if (r == root_of(b, node->src[k]) && b->p->home[r].kind == NB__HOME_WS && b->last_use[r] == s &&
         bytes_of(&f->nodes[r].n) == bytes_of(&node->n) && f->nodes[r].n.dtype == node->n.dtype) {
       *reuse = r;
       return true;
