@@ -4,94 +4,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 void suite_broadcast(void);
 
 #define MAXN 512
 
-#define FAILF(...)                                                                     \
-  do {                                                                                 \
-    th_failed_checks++;                                                                \
-    fprintf(stderr, "  %s:%d: %s: ", __FILE__, __LINE__, th_current);                 \
-    fprintf(stderr, __VA_ARGS__);                                                      \
-    fputc('\n', stderr);                                                               \
-  } while (0)
 
 static const nb_dtype DTYPES[2] = {NB_F64, NB_F32};
 static const int64_t  NOSHAPE[1] = {0}; /* a non-NULL shape pointer for rank 0 */
 
-static const char *dtname(nb_dtype dt) { return dt == NB_F32 ? "f32" : "f64"; }
-static double      as_dt(nb_dtype dt, double v) { return dt == NB_F32 ? (double)(float)v : v; }
-
-static void store(nb_dtype dt, void *buf, int64_t i, double v) {
-  if (dt == NB_F32)
-    ((float *)buf)[i] = (float)v;
-  else
-    ((double *)buf)[i] = v;
-}
-
-static double load(nb_dtype dt, const void *buf, int64_t i) {
-  return dt == NB_F32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
-}
-
-/* Builds the function ins -> out, frees g, calls it with vals[i] converted to input i's dtype
- * and stores the output as doubles in res (capacity cap). Returns the output size or -1. */
-static int64_t eval(nb_graph *g, int nin, nb_expr *const *ins, const double *const *vals,
-                    nb_expr *out, double *res, int64_t cap) {
-  int64_t n = -1;
-  nb_fn  *f = NULL;
-  void   *bufs[8] = {0};
-  void   *obuf = NULL;
-  nb_expr *dummy[1] = {NULL};
-  if (!ins) ins = dummy;
-  if (!out) {
-    FAILF("building the expression failed: %s \"%s\"", nb_status_str(nb_errcode()), nb_errmsg());
-    goto done;
-  }
-  f = nb_fn_new(g, nin, ins, 1, &out);
-  nb_graph_free(g);
-  g = NULL;
-  if (!f) {
-    FAILF("nb_fn_new failed: %s \"%s\"", nb_status_str(nb_errcode()), nb_errmsg());
-    goto done;
-  }
-  for (int i = 0; i < nin; i++) {
-    int64_t  sz = nb_fn_in_size(f, i);
-    nb_dtype dt = nb_fn_in_dtype(f, i);
-    bufs[i] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof(double));
-    if (!bufs[i]) goto done;
-    for (int64_t j = 0; j < sz; j++) store(dt, bufs[i], j, vals[i][j]);
-  }
-  int64_t  osz = nb_fn_out_size(f, 0);
-  nb_dtype odt = nb_fn_out_dtype(f, 0);
-  if (osz < 0 || osz > cap) {
-    FAILF("output size %lld out of range (capacity %lld)", (long long)osz, (long long)cap);
-    goto done;
-  }
-  obuf = malloc((size_t)(osz > 0 ? osz : 1) * sizeof(double));
-  if (!obuf) goto done;
-  for (int64_t j = 0; j < osz; j++) store(odt, obuf, j, -12345.0);
-  nb_status st = nb_call(f, (const void *const *)bufs, &obuf);
-  if (st != NB_OK) {
-    FAILF("nb_call failed: %s \"%s\"", nb_status_str(st), nb_errmsg());
-    goto done;
-  }
-  for (int64_t j = 0; j < osz; j++) res[j] = load(odt, obuf, j);
-  n = osz;
-done:
-  for (int i = 0; i < 8; i++) free(bufs[i]);
-  free(obuf);
-  nb_fn_free(f);
-  nb_graph_free(g);
-  return n;
-}
-
-static int64_t numel(int rank, const int64_t *shape) {
-  int64_t n = 1;
-  for (int k = 0; k < rank; k++) n *= shape[k];
-  return n;
-}
 
 static void shape_str(char *buf, size_t cap, int rank, const int64_t *shape) {
   size_t len = 0;
@@ -212,7 +134,7 @@ static void bcast_case(int ra, const int64_t *sa, int rb, const int64_t *sb, int
           continue;
         }
         const double *vals[2] = {a, b};
-        if (eval(g, 2, ins, vals, y, res, MAXN) != no) {
+        if (fx_eval(g, 2, ins, vals, y, res, MAXN) != no) {
           FAILF("%s of %s and %s, %s: wrong output size", OPS[k].name, swap ? shb : sha,
                 swap ? sha : shb, dtname(dt));
           continue;
@@ -251,7 +173,7 @@ static void test_col_row(void) { /* (3,1) x (1,4) -> (3,4) */
       const double *want = k == 0 ? add : k == 1 ? sub : rsub;
       const double *vals[2] = {a, b};
       double        res[12];
-      if (eval(g, 2, ins, vals, y, res, 12) == 12)
+      if (fx_eval(g, 2, ins, vals, y, res, 12) == 12)
         for (int i = 0; i < 12; i++) CHECK(res[i] == want[i]);
     }
 }
@@ -273,7 +195,7 @@ static void test_scalar_vector(void) { /* () x (5) and (5) x () */
       CHECK_SHAPE(y, dt, 1, s);
       const double *vals[2] = {two, v};
       double        res[5];
-      if (eval(g, 2, ins, vals, y, res, 5) == 5)
+      if (fx_eval(g, 2, ins, vals, y, res, 5) == 5)
         for (int i = 0; i < 5; i++) CHECK(res[i] == (k == 0 ? w1 : w2)[i]);
     }
   }
@@ -301,7 +223,7 @@ static void test_leading_dims(void) { /* (4) x (2,3,4) -> (2,3,4) */
     nb_expr  *y = nb_mul(ins[0], ins[1]);
     const double *vals[2] = {a, b};
     double        res[24];
-    if (eval(g, 2, ins, vals, y, res, 24) == 24)
+    if (fx_eval(g, 2, ins, vals, y, res, 24) == 24)
       for (int i = 0; i < 24; i++) CHECK(res[i] == want[i]);
   }
 }
@@ -332,7 +254,7 @@ static void test_both_sides(void) { /* (2,1,4) x (3,1) -> (2,3,4) */
     nb_expr  *y = nb_add(ins[0], ins[1]);
     const double *vals[2] = {a, b};
     double        res[24];
-    if (eval(g, 2, ins, vals, y, res, 24) == 24)
+    if (fx_eval(g, 2, ins, vals, y, res, 24) == 24)
       for (int i = 0; i < 24; i++) CHECK(res[i] == want[i]);
   }
 }
@@ -370,7 +292,7 @@ static void test_where(void) {
     }
     const double *vals[3] = {c, a, b};
     double        res[24];
-    if (eval(g, 3, ins, vals, y, res, 24) == 24)
+    if (fx_eval(g, 3, ins, vals, y, res, 24) == 24)
       for (int i = 0; i < 2; i++)
         for (int j = 0; j < 3; j++)
           for (int k = 0; k < 4; k++) CHECK(res[i * 12 + j * 4 + k] == (i == 0 ? a[j] : b[k]));
@@ -388,7 +310,7 @@ static void test_where(void) {
     static const double want[] = {7, 2, 7, 1, 2, 7};
     const double *vals[3] = {cv, av, bv};
     double        res[6];
-    if (eval(g, 3, ins, vals, y, res, 6) == 6)
+    if (fx_eval(g, 3, ins, vals, y, res, 6) == 6)
       for (int i = 0; i < 6; i++) CHECK(res[i] == want[i]);
   }
   /* size 0 */
@@ -403,7 +325,7 @@ static void test_where(void) {
     static const double z[2] = {0, 0};
     const double *vals[3] = {z, z, z};
     double        res[1];
-    CHECK(eval(g, 3, ins, vals, y, res, 1) == 0);
+    CHECK(fx_eval(g, 3, ins, vals, y, res, 1) == 0);
   }
 }
 
@@ -414,24 +336,24 @@ static void test_weak_scalar_alone(void) {
   nb_expr  *s = nb_scalar(g, 2.5);
   CHECK_SHAPE(s, NB_F64, 0, NOSHAPE);
   double res[1];
-  if (eval(g, 0, NULL, NULL, s, res, 1) == 1) CHECK(res[0] == 2.5);
+  if (fx_eval(g, 0, NULL, NULL, s, res, 1) == 1) CHECK(res[0] == 2.5);
 
   /* two weak scalars give F64 */
   g = nb_graph_new();
   nb_expr *y = nb_add(nb_scalar(g, 2), nb_scalar(g, 0.1));
   CHECK_SHAPE(y, NB_F64, 0, NOSHAPE);
-  if (eval(g, 0, NULL, NULL, y, res, 1) == 1) CHECK(res[0] == 2.0 + 0.1);
+  if (fx_eval(g, 0, NULL, NULL, y, res, 1) == 1) CHECK(res[0] == 2.0 + 0.1);
 
   g = nb_graph_new();
   y = nb_pow(nb_scalar(g, 2), nb_scalar(g, 0.5));
   CHECK_SHAPE(y, NB_F64, 0, NOSHAPE);
-  if (eval(g, 0, NULL, NULL, y, res, 1) == 1) CHECK_NEAR(res[0], sqrt(2.0), 1e-15, 0);
+  if (fx_eval(g, 0, NULL, NULL, y, res, 1) == 1) CHECK_NEAR(res[0], sqrt(2.0), 1e-15, 0);
 
   /* the scalar keeps its full f64 value when nothing makes it f32 */
   g = nb_graph_new();
   y = nb_muls(nb_scalar(g, 0.1), 3);
   CHECK_SHAPE(y, NB_F64, 0, NOSHAPE);
-  if (eval(g, 0, NULL, NULL, y, res, 1) == 1) CHECK(res[0] == 0.1 * 3);
+  if (fx_eval(g, 0, NULL, NULL, y, res, 1) == 1) CHECK(res[0] == 0.1 * 3);
 }
 
 /* a weak scalar takes the dtype of the other operand, on either side */
@@ -455,7 +377,7 @@ static void test_weak_scalar_binary(void) {
         }
         const double *vals[1] = {x};
         double        res[6];
-        if (eval(g, 1, &in, vals, y, res, 6) != 6) continue;
+        if (fx_eval(g, 1, &in, vals, y, res, 6) != 6) continue;
         for (int i = 0; i < 6; i++) {
           double xi = as_dt(dt, x[i]), si = as_dt(dt, sv);
           double want = as_dt(dt, left ? OPS[k].ref(si, xi) : OPS[k].ref(xi, si));
@@ -481,7 +403,7 @@ static void test_weak_scalar_helpers(void) {
       CHECK_SHAPE(y, dt, 1, shape);
       const double *vals[1] = {x};
       double        res[4];
-      if (eval(g, 1, &in, vals, y, res, 4) != 4) continue;
+      if (fx_eval(g, 1, &in, vals, y, res, 4) != 4) continue;
       for (int i = 0; i < 4; i++) {
         double xi = as_dt(dt, x[i]), s = as_dt(dt, 0.1);
         double want = as_dt(dt, k == 0 ? xi + s : k == 1 ? xi * s : xi * xi);
@@ -497,7 +419,7 @@ static void test_weak_scalar_helpers(void) {
       CHECK_SHAPE(y, dt, 1, shape);
       const double *vals[1] = {x};
       double        res[4];
-      if (eval(g, 1, &in, vals, y, res, 4) == 4)
+      if (fx_eval(g, 1, &in, vals, y, res, 4) == 4)
         for (int i = 0; i < 4; i++) CHECK(res[i] == 6 + x[i]);
     }
     {
@@ -509,13 +431,13 @@ static void test_weak_scalar_helpers(void) {
       static const double v[] = {0.25};
       const double *vals[1] = {v};
       double        res[1];
-      if (eval(g, 1, &in, vals, y, res, 1) == 1) CHECK(res[0] == 0.75);
+      if (fx_eval(g, 1, &in, vals, y, res, 1) == 1) CHECK(res[0] == 0.75);
       int64_t s0[2] = {3, 0};
       g = nb_graph_new();
       in = nb_input(g, "x", dt, 2, s0);
       y = nb_mul(in, nb_scalar(g, 2));
       CHECK_SHAPE(y, dt, 2, s0);
-      CHECK(eval(g, 1, &in, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 1, &in, vals, y, res, 1) == 0);
     }
     {
       /* weak scalar as a branch of nb_where */
@@ -526,7 +448,7 @@ static void test_weak_scalar_helpers(void) {
       static const double want[] = {1, -1, -1, 3};
       const double *vals[1] = {x};
       double        res[4];
-      if (eval(g, 1, &in, vals, y, res, 4) == 4)
+      if (fx_eval(g, 1, &in, vals, y, res, 4) == 4)
         for (int i = 0; i < 4; i++) CHECK(res[i] == want[i]);
     }
   }
@@ -538,13 +460,13 @@ static void test_weak_scalar_helpers(void) {
     static const double v[] = {1, 2, 3, 4};
     const double *vals[1] = {v};
     double        res[4];
-    if (eval(g, 1, &in, vals, y, res, 4) == 4)
+    if (fx_eval(g, 1, &in, vals, y, res, 4) == 4)
       for (int i = 0; i < 4; i++) CHECK(res[i] == (double)0.1f);
     g = nb_graph_new();
     in = nb_input(g, "x", NB_F32, 1, shape);
     y = nb_adds(in, 1e300);
     CHECK_SHAPE(y, NB_F32, 1, shape);
-    if (eval(g, 1, &in, vals, y, res, 4) == 4)
+    if (fx_eval(g, 1, &in, vals, y, res, 4) == 4)
       for (int i = 0; i < 4; i++) CHECK(res[i] == INFINITY);
   }
 }
@@ -605,7 +527,7 @@ static void test_error_message(void) {
     nb_expr      *ins[3] = {a, b, c};
     const double *vals[3] = {av, bv, cv};
     double        res[6];
-    if (eval(g, 3, ins, vals, y, res, 6) == 6)
+    if (fx_eval(g, 3, ins, vals, y, res, 6) == 6)
       for (int i = 0; i < 6; i++) CHECK(res[i] == want[i]);
   }
 }
@@ -708,7 +630,7 @@ static void test_error_graphs(void) {
   static const double av[] = {1, 2, 3};
   const double       *vals[1] = {av};
   double              res[3];
-  if (eval(g1, 1, &a, vals, y, res, 3) == 3) CHECK(res[0] == 2 && res[1] == 4 && res[2] == 6);
+  if (fx_eval(g1, 1, &a, vals, y, res, 3) == 3) CHECK(res[0] == 2 && res[1] == 4 && res[2] == 6);
 }
 
 void suite_broadcast(void) {

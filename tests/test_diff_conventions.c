@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "suites.h"
 
 #define MAXIO 16
@@ -43,52 +43,6 @@ static const char *dtn(void) { return CUR == NB_F64 ? "f64" : "f32"; }
 static void ctx(int before, const char *mode, int line) {
   if (th_failed_checks > before)
     fprintf(stderr, "    ^ in %s (%s), case at line %d\n", mode, dtn(), line);
-}
-
-/* ---- calling a function with double buffers whatever its dtypes ---- */
-static nb_status ev(nb_fn *f, const double *const *in, double *const *out) {
-  int nin = nb_fn_nin(f), nout = nb_fn_nout(f);
-  if (nin > MAXIO || nout > MAXIO) return NB_ERR_ARG;
-  float       fi[MAXIO][MAXEL], fo[MAXIO][MAXEL];
-  const void *ip[MAXIO + 1];
-  void       *op[MAXIO + 1];
-  for (int i = 0; i < nin; i++) {
-    int64_t n = nb_fn_in_size(f, i);
-    if (n > MAXEL) return NB_ERR_ARG;
-    if (nb_fn_in_dtype(f, i) == NB_F32) {
-      for (int64_t k = 0; k < n; k++) fi[i][k] = (float)in[i][k];
-      ip[i] = fi[i];
-    } else {
-      ip[i] = in[i];
-    }
-  }
-  for (int j = 0; j < nout; j++) {
-    if (nb_fn_out_size(f, j) > MAXEL) return NB_ERR_ARG;
-    op[j] = nb_fn_out_dtype(f, j) == NB_F32 ? (void *)fo[j] : (void *)out[j];
-  }
-  nb_status st = nb_call(f, ip, op);
-  for (int j = 0; j < nout && st == NB_OK; j++)
-    if (nb_fn_out_dtype(f, j) == NB_F32)
-      for (int64_t k = 0; k < nb_fn_out_size(f, j); k++) out[j][k] = fo[j][k];
-  return st;
-}
-
-/* a transformation result must exist and run */
-static bool made(nb_fn *t, const char *what) {
-  if (t) return true;
-  th_failed_checks++;
-  fprintf(stderr, "  %s: %s returned NULL: %s \"%s\"\n", th_current, what,
-          nb_status_str(nb_errcode()), nb_errmsg());
-  return false;
-}
-static bool run(nb_fn *t, const char *what, const double *const *in, double *const *out) {
-  if (!made(t, what)) return false;
-  nb_status st = ev(t, in, out);
-  if (st == NB_OK) return true;
-  th_failed_checks++;
-  fprintf(stderr, "  %s: calling %s failed: %s \"%s\"\n", th_current, what, nb_status_str(st),
-          nb_errmsg());
-  return false;
 }
 
 /* ---- building functions ---- */
@@ -168,7 +122,7 @@ static void check_first(nb_fn *f, const double *const *x, const double *const *g
   before = th_failed_checks;
   nb_fn *t = nb_grad(f, NULL);
   for (int i = 0; i < nin; i++) outs[i] = got[i];
-  if (run(t, "nb_grad", x, outs)) {
+  if (fx_run(t, "nb_grad", x, outs)) {
     CHECK(nb_fn_nout(t) == nin);
     cmp_grads(&L, got, g, 1);
   }
@@ -180,21 +134,21 @@ static void check_first(nb_fn *f, const double *const *x, const double *const *g
   t = nb_value_and_grad(f, NULL);
   outs[0] = y;
   for (int i = 0; i < nin; i++) outs[1 + i] = got[i];
-  if (run(t, "nb_value_and_grad", x, outs)) cmp_grads(&L, got, g, 1);
+  if (fx_run(t, "nb_value_and_grad", x, outs)) cmp_grads(&L, got, g, 1);
   nb_fn_free(t);
   ctx(before, "nb_value_and_grad", line);
 
   /* nb_vjp with cotangents 1, 2 and 0 (0 gives exact zeros even where a partial is inf) */
   before = th_failed_checks;
   t = nb_vjp(f, NULL);
-  if (made(t, "nb_vjp")) {
+  if (fx_made(t, "nb_vjp")) {
     static const double cts[3] = {1, 2, 0};
     for (int c = 0; c < 3; c++) {
       for (int i = 0; i < nin; i++) ins[i] = x[i];
       ins[nin] = &cts[c];
       outs[0] = y;
       for (int i = 0; i < nin; i++) outs[1 + i] = got[i];
-      if (run(t, "nb_vjp", ins, outs)) cmp_grads(&L, got, g, cts[c]);
+      if (fx_run(t, "nb_vjp", ins, outs)) cmp_grads(&L, got, g, cts[c]);
     }
   }
   nb_fn_free(t);
@@ -203,12 +157,12 @@ static void check_first(nb_fn *f, const double *const *x, const double *const *g
   /* nb_jvp along each basis direction, and along 0 */
   before = th_failed_checks;
   t = nb_jvp(f, NULL);
-  if (made(t, "nb_jvp")) {
+  if (fx_made(t, "nb_jvp")) {
     for (int64_t b = -1; b < L.n; b++) {
       basis(&L, b, tang);
       for (int i = 0; i < nin; i++) ins[i] = x[i], ins[nin + i] = tang[i];
       outs[0] = y, outs[1] = dy;
-      if (!run(t, "nb_jvp", ins, outs)) break;
+      if (!fx_run(t, "nb_jvp", ins, outs)) break;
       if (b < 0) {
         NEAR(dy[0], 0.0);
       } else {
@@ -249,11 +203,11 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
   /* nb_hvp: (x, v) -> H v */
   before = th_failed_checks;
   nb_fn *t = nb_hvp(f, NULL);
-  if (made(t, "nb_hvp"))
+  if (fx_made(t, "nb_hvp"))
     for (int64_t b = 0; b < L.n; b++) {
       basis(&L, b, e);
       for (int i = 0; i < nin; i++) ins[i] = x[i], ins[nin + i] = e[i], outs[i] = got[i];
-      if (!run(t, "nb_hvp", ins, outs)) break;
+      if (!fx_run(t, "nb_hvp", ins, outs)) break;
       cmp_col(&L, got, H, b, false);
     }
   nb_fn_free(t);
@@ -263,12 +217,12 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
   before = th_failed_checks;
   nb_fn *gr = nb_grad(f, NULL);
   t = gr ? nb_jvp(gr, NULL) : NULL;
-  if (made(t, "nb_jvp(nb_grad)"))
+  if (fx_made(t, "nb_jvp(nb_grad)"))
     for (int64_t b = 0; b < L.n; b++) {
       basis(&L, b, e);
       for (int i = 0; i < nin; i++)
         ins[i] = x[i], ins[nin + i] = e[i], outs[i] = ign[i], outs[nin + i] = got[i];
-      if (!run(t, "nb_jvp(nb_grad)", ins, outs)) break;
+      if (!fx_run(t, "nb_jvp(nb_grad)", ins, outs)) break;
       cmp_col(&L, got, H, b, false);
     }
   nb_fn_free(t);
@@ -277,12 +231,12 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
   /* vjp(grad f): (x, c) -> (g, H^T c) */
   before = th_failed_checks;
   t = gr ? nb_vjp(gr, NULL) : NULL;
-  if (made(t, "nb_vjp(nb_grad)"))
+  if (fx_made(t, "nb_vjp(nb_grad)"))
     for (int64_t b = 0; b < L.n; b++) {
       basis(&L, b, e);
       for (int i = 0; i < nin; i++)
         ins[i] = x[i], ins[nin + i] = e[i], outs[i] = ign[i], outs[nin + i] = got[i];
-      if (!run(t, "nb_vjp(nb_grad)", ins, outs)) break;
+      if (!fx_run(t, "nb_vjp(nb_grad)", ins, outs)) break;
       cmp_col(&L, got, H, b, true);
     }
   nb_fn_free(t);
@@ -293,7 +247,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
     before = th_failed_checks;
     t = gr ? nb_grad(gr, NULL) : NULL;
     outs[0] = got[0];
-    if (run(t, "nb_grad(nb_grad)", x, outs)) NEAR(got[0][0], H[0]);
+    if (fx_run(t, "nb_grad(nb_grad)", x, outs)) NEAR(got[0][0], H[0]);
     nb_fn_free(t);
     ctx(before, "nb_grad(nb_grad)", line);
   }
@@ -303,7 +257,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
   before = th_failed_checks;
   nb_fn *vj = nb_vjp(f, NULL);
   t = vj ? nb_jvp(vj, NULL) : NULL;
-  if (made(t, "nb_jvp(nb_vjp)"))
+  if (fx_made(t, "nb_jvp(nb_vjp)"))
     for (int64_t b = 0; b < L.n; b++) {
       basis(&L, b, e);
       int k = 0;
@@ -316,7 +270,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
       for (int i = 0; i < nin; i++) outs[k++] = ign[1 + i];
       outs[k++] = ign[nin + 1];
       for (int i = 0; i < nin; i++) outs[k++] = got[i];
-      if (!run(t, "nb_jvp(nb_vjp)", ins, outs)) break;
+      if (!fx_run(t, "nb_jvp(nb_vjp)", ins, outs)) break;
       cmp_col(&L, got, H, b, false);
     }
   nb_fn_free(t);
@@ -325,7 +279,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
   /* vjp(vjp f): (x, cy, c_y, c_g) -> (y, g, H^T c_g cy + g c_y, g . c_g) */
   before = th_failed_checks;
   t = vj ? nb_vjp(vj, NULL) : NULL;
-  if (made(t, "nb_vjp(nb_vjp)"))
+  if (fx_made(t, "nb_vjp(nb_vjp)"))
     for (int64_t b = 0; b < L.n; b++) {
       basis(&L, b, e);
       int k = 0;
@@ -338,7 +292,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
       for (int i = 0; i < nin; i++) outs[k++] = ign[1 + i];
       for (int i = 0; i < nin; i++) outs[k++] = got[i];
       outs[k++] = ign[nin + 1];
-      if (!run(t, "nb_vjp(nb_vjp)", ins, outs)) break;
+      if (!fx_run(t, "nb_vjp(nb_vjp)", ins, outs)) break;
       cmp_col(&L, got, H, b, true);
     }
   nb_fn_free(t);
@@ -349,7 +303,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
   before = th_failed_checks;
   nb_fn *jv = nb_jvp(f, NULL);
   t = jv ? nb_jvp(jv, NULL) : NULL;
-  if (made(t, "nb_jvp(nb_jvp)"))
+  if (fx_made(t, "nb_jvp(nb_jvp)"))
     for (int64_t a = 0; a < L.n; a++)
       for (int64_t b = 0; b < L.n; b++) {
         basis(&L, a, e);
@@ -360,7 +314,7 @@ static void check_second(nb_fn *f, const double *const *x, const double *H, int 
         for (int i = 0; i < nin; i++) ins[k++] = e2[i];
         for (int i = 0; i < nin; i++) ins[k++] = zero[i];
         outs[0] = ign[0], outs[1] = ign[1], outs[2] = ign[2], outs[3] = got[0];
-        if (!run(t, "nb_jvp(nb_jvp)", ins, outs)) goto jj_done;
+        if (!fx_run(t, "nb_jvp(nb_jvp)", ins, outs)) goto jj_done;
         NEAR(got[0][0], hess_at(&L, H, a, b));
       }
 jj_done:
@@ -379,7 +333,7 @@ static void check_third(nb_fn *f, double x, double d3, int line) {
   nb_fn        *g1 = nb_grad(f, NULL), *g2 = g1 ? nb_grad(g1, NULL) : NULL;
   nb_fn        *g3 = g2 ? nb_grad(g2, NULL) : NULL;
   outs[0] = got;
-  if (run(g3, "nb_grad^3", xs, outs)) NEAR(got[0], d3);
+  if (fx_run(g3, "nb_grad^3", xs, outs)) NEAR(got[0], d3);
   nb_fn_free(g1), nb_fn_free(g2), nb_fn_free(g3);
   ctx(before, "nb_grad(nb_grad(nb_grad))", line);
 
@@ -388,12 +342,12 @@ static void check_third(nb_fn *f, double x, double d3, int line) {
   before = th_failed_checks;
   nb_fn *v1 = nb_vjp(f, NULL), *v2 = v1 ? nb_vjp(v1, NULL) : NULL;
   nb_fn *j3 = v2 ? nb_jvp(v2, NULL) : NULL;
-  if (made(j3, "nb_jvp(nb_vjp(nb_vjp))")) {
+  if (fx_made(j3, "nb_jvp(nb_vjp(nb_vjp))")) {
     double        one = 1, zero = 0;
     const double *in[8] = {&x, &one, &zero, &one, &one, &zero, &zero, &zero};
     for (int k = 0; k < 8; k++) outs[k] = ign[k];
     outs[6] = got;
-    if (run(j3, "nb_jvp(nb_vjp(nb_vjp))", in, outs)) NEAR(got[0], d3);
+    if (fx_run(j3, "nb_jvp(nb_vjp(nb_vjp))", in, outs)) NEAR(got[0], d3);
   }
   nb_fn_free(v1), nb_fn_free(v2), nb_fn_free(j3);
   ctx(before, "nb_jvp(nb_vjp(nb_vjp))", line);
@@ -402,12 +356,12 @@ static void check_third(nb_fn *f, double x, double d3, int line) {
   before = th_failed_checks;
   nb_fn *a1 = nb_jvp(f, NULL), *a2 = a1 ? nb_jvp(a1, NULL) : NULL;
   nb_fn *a3 = a2 ? nb_jvp(a2, NULL) : NULL;
-  if (made(a3, "nb_jvp^3")) {
+  if (fx_made(a3, "nb_jvp^3")) {
     double        one = 1, zero = 0;
     const double *in[8] = {&x, &one, &one, &zero, &one, &zero, &zero, &zero};
     for (int k = 0; k < 8; k++) outs[k] = ign[k];
     outs[7] = got;
-    if (run(a3, "nb_jvp^3", in, outs)) NEAR(got[0], d3);
+    if (fx_run(a3, "nb_jvp^3", in, outs)) NEAR(got[0], d3);
   }
   nb_fn_free(a1), nb_fn_free(a2), nb_fn_free(a3);
   ctx(before, "nb_jvp(nb_jvp(nb_jvp))", line);
@@ -586,12 +540,12 @@ static void test_conv_sqrt_at_zero(void) {
     f = mk1(1, (int64_t[]){3}, b_sqrt_vec);
     nb_fn *j = nb_jvp(f, NULL), *v = nb_vjp(f, NULL);
     double x[3] = {0, 4, 0}, t[3] = {0, 1, 1}, y[3], d[3];
-    if (run(j, "nb_jvp", (const double *[]){x, t}, (double *[]){y, d})) {
+    if (fx_run(j, "nb_jvp", (const double *[]){x, t}, (double *[]){y, d})) {
       NEAR(d[0], 0);
       NEAR(d[1], 0.25);
       NEAR(d[2], INFINITY);
     }
-    if (run(v, "nb_vjp", (const double *[]){x, t}, (double *[]){y, d})) {
+    if (fx_run(v, "nb_vjp", (const double *[]){x, t}, (double *[]){y, d})) {
       NEAR(d[0], 0);
       NEAR(d[1], 0.25);
       NEAR(d[2], INFINITY);
@@ -669,17 +623,17 @@ static void test_conv_pow(void) {
       nb_diff_opts o = {1, (int[]){0}, 0};
       double       a = -2, b = 3, got = NAN, v = 1, ign[2];
       nb_fn       *g = nb_grad(f, &o), *h = nb_hvp(f, &o), *j = nb_jvp(f, &o), *vj = nb_vjp(f, &o);
-      if (run(g, "nb_grad wrt 0", (const double *[]){&a, &b}, (double *[]){&got})) NEAR(got, 12);
-      if (run(j, "nb_jvp wrt 0", (const double *[]){&a, &b, &v}, (double *[]){ign, &got}))
+      if (fx_run(g, "nb_grad wrt 0", (const double *[]){&a, &b}, (double *[]){&got})) NEAR(got, 12);
+      if (fx_run(j, "nb_jvp wrt 0", (const double *[]){&a, &b, &v}, (double *[]){ign, &got}))
         NEAR(got, 12);
-      if (run(vj, "nb_vjp wrt 0", (const double *[]){&a, &b, &v}, (double *[]){ign, &got}))
+      if (fx_run(vj, "nb_vjp wrt 0", (const double *[]){&a, &b, &v}, (double *[]){ign, &got}))
         NEAR(got, 12);
-      if (run(h, "nb_hvp wrt 0", (const double *[]){&a, &b, &v}, (double *[]){&got}))
+      if (fx_run(h, "nb_hvp wrt 0", (const double *[]){&a, &b, &v}, (double *[]){&got}))
         NEAR(got, -12);
       nb_fn_free(g), nb_fn_free(h), nb_fn_free(j), nb_fn_free(vj);
       a = -3, b = 2;
       g = nb_grad(f, &o);
-      if (run(g, "nb_grad wrt 0", (const double *[]){&a, &b}, (double *[]){&got})) NEAR(got, -6);
+      if (fx_run(g, "nb_grad wrt 0", (const double *[]){&a, &b}, (double *[]){&got})) NEAR(got, -6);
       nb_fn_free(g);
     }
     nb_fn_free(f);

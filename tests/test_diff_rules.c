@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "suites.h"
 
 #define MAXT 16    /* tensors in a tensor list (inputs or outputs of a function) */
@@ -451,7 +451,6 @@ static void cx_free(ctx *c) {
   c->nmem = 0;
 }
 
-static const char *dtname(nb_dtype dt) { return dt == NB_F32 ? "f32" : "f64"; }
 
 static void fail_msg(const ctx *c, const char *check, const char *fmt, double a, double b) {
   th_failed_checks++;

@@ -10,10 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "suites.h"
 
-#define MAXIO 24
 #define MAXEL 256
 #define NA(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define SH(...) ((const int64_t[]){__VA_ARGS__})
@@ -38,51 +37,6 @@ static void near_(double got, double want, double rt, double at, const char *exp
 #define NEAR(got, want) near_((got), (want), RT, AT, #got, __LINE__)
 /* exactly zero (no tolerance): outputs that do not depend on a wrt input */
 #define ZERO(got) near_((got), 0.0, 0, 0, #got, __LINE__)
-
-/* ---- calling a function with double buffers whatever its dtypes ---- */
-static nb_status ev(nb_fn *f, const double *const *in, double *const *out) {
-  int nin = nb_fn_nin(f), nout = nb_fn_nout(f);
-  if (nin > MAXIO || nout > MAXIO) return NB_ERR_ARG;
-  static float fi[MAXIO][MAXEL], fo[MAXIO][MAXEL];
-  const void  *ip[MAXIO + 1];
-  void        *op[MAXIO + 1];
-  for (int i = 0; i < nin; i++) {
-    int64_t n = nb_fn_in_size(f, i);
-    if (n > MAXEL) return NB_ERR_ARG;
-    if (nb_fn_in_dtype(f, i) == NB_F32) {
-      for (int64_t k = 0; k < n; k++) fi[i][k] = (float)in[i][k];
-      ip[i] = fi[i];
-    } else {
-      ip[i] = in[i];
-    }
-  }
-  for (int j = 0; j < nout; j++) {
-    if (nb_fn_out_size(f, j) > MAXEL) return NB_ERR_ARG;
-    op[j] = nb_fn_out_dtype(f, j) == NB_F32 ? (void *)fo[j] : (void *)out[j];
-  }
-  nb_status st = nb_call(f, ip, op);
-  for (int j = 0; j < nout && st == NB_OK; j++)
-    if (nb_fn_out_dtype(f, j) == NB_F32)
-      for (int64_t k = 0; k < nb_fn_out_size(f, j); k++) out[j][k] = fo[j][k];
-  return st;
-}
-
-static bool made(nb_fn *t, const char *what) {
-  if (t) return true;
-  th_failed_checks++;
-  fprintf(stderr, "  %s: %s returned NULL: %s \"%s\"\n", th_current, what,
-          nb_status_str(nb_errcode()), nb_errmsg());
-  return false;
-}
-static bool run(nb_fn *t, const char *what, const double *const *in, double *const *out) {
-  if (!made(t, what)) return false;
-  nb_status st = ev(t, in, out);
-  if (st == NB_OK) return true;
-  th_failed_checks++;
-  fprintf(stderr, "  %s: calling %s failed: %s \"%s\"\n", th_current, what, nb_status_str(st),
-          nb_errmsg());
-  return false;
-}
 
 /* the signature of input (out = false) or output i */
 static void sig_(nb_fn *f, bool out, int i, nb_dtype dt, int rank, const int64_t *shape, int line) {
@@ -213,7 +167,7 @@ static void test_tr_seed_polynomial(void) {
     /* jvp: (x, v) -> (u, J v) */
     nb_fn *t = nb_jvp(f, NULL);
     COUNTS(t, 2, 2);
-    if (run(t, "nb_jvp", (const double *[]){POLY_X, POLY_V}, (double *[]){y, d}))
+    if (fx_run(t, "nb_jvp", (const double *[]){POLY_X, POLY_V}, (double *[]){y, d}))
       for (int i = 0; i < 3; i++) {
         NEAR(y[i], u[i]);
         NEAR(d[i], Jv[i]);
@@ -223,7 +177,7 @@ static void test_tr_seed_polynomial(void) {
     /* vjp: (x, w) -> (u, w^T J) */
     t = nb_vjp(f, NULL);
     COUNTS(t, 2, 2);
-    if (run(t, "nb_vjp", (const double *[]){POLY_X, POLY_W}, (double *[]){y, d})) {
+    if (fx_run(t, "nb_vjp", (const double *[]){POLY_X, POLY_W}, (double *[]){y, d})) {
       for (int i = 0; i < 3; i++) NEAR(y[i], u[i]);
       for (int j = 0; j < 4; j++) {
         NEAR(d[j], wJ[j]);
@@ -238,7 +192,7 @@ static void test_tr_seed_polynomial(void) {
       t = jacs[k](f, NULL);
       COUNTS(t, 1, 1);
       SIG_OUT(t, 0, 2, SH(3, 4));
-      if (run(t, jn[k], (const double *[]){POLY_X}, (double *[]){jac}))
+      if (fx_run(t, jn[k], (const double *[]){POLY_X}, (double *[]){jac}))
         for (int i = 0; i < 3; i++)
           for (int j = 0; j < 4; j++) {
             NEAR(jac[i * 4 + j], J[i][j]);
@@ -259,12 +213,12 @@ static void test_tr_seed_polynomial(void) {
     t = nb_jvp(f, NULL);
     COUNTS(t, 8, 6);
     for (int k = 0; k < 8; k++) SIG_IN(t, k, 0, NULL);
-    if (run(t, "nb_jvp", xs, os))
+    if (fx_run(t, "nb_jvp", xs, os))
       for (int i = 0; i < 3; i++) NEAR(o[i][0], u[i]), NEAR(o[3 + i][0], Jv[i]);
     nb_fn_free(t);
     t = nb_vjp(f, NULL);
     COUNTS(t, 7, 7);
-    if (run(t, "nb_vjp", ws, os)) {
+    if (fx_run(t, "nb_vjp", ws, os)) {
       for (int i = 0; i < 3; i++) NEAR(o[i][0], u[i]);
       for (int j = 0; j < 4; j++) NEAR(o[3 + j][0], wJ[j]);
     }
@@ -273,7 +227,7 @@ static void test_tr_seed_polynomial(void) {
       t = jacs[k](f, NULL);
       COUNTS(t, 4, 12);
       for (int q = 0; q < 12 && t && nb_fn_nout(t) == 12; q++) SIG_OUT(t, q, 0, NULL);
-      if (run(t, jn[k], xs, os)) /* i outer, j inner */
+      if (fx_run(t, jn[k], xs, os)) /* i outer, j inner */
         for (int i = 0; i < 3; i++)
           for (int j = 0; j < 4; j++) NEAR(o[i * 4 + j][0], J[i][j]);
       nb_fn_free(t);
@@ -282,7 +236,7 @@ static void test_tr_seed_polynomial(void) {
     nb_diff_opts so = {2, (int[]){1, 3}, 1};
     t = nb_jacfwd(f, &so);
     COUNTS(t, 4, 4);
-    if (run(t, "nb_jacfwd wrt {1,3} naux 1", xs, os)) {
+    if (fx_run(t, "nb_jacfwd wrt {1,3} naux 1", xs, os)) {
       NEAR(o[0][0], J[0][1]), NEAR(o[1][0], J[0][3]);
       NEAR(o[2][0], J[1][1]), NEAR(o[3][0], J[1][3]);
     }
@@ -291,7 +245,7 @@ static void test_tr_seed_polynomial(void) {
     COUNTS(t, 6, 5);
     {
       const double *in[6] = {xs[0], xs[1], xs[2], xs[3], &POLY_V[1], &POLY_V[3]};
-      if (run(t, "nb_jvp wrt {1,3} naux 1", in, os)) {
+      if (fx_run(t, "nb_jvp wrt {1,3} naux 1", in, os)) {
         for (int i = 0; i < 3; i++) NEAR(o[i][0], u[i]);
         for (int i = 0; i < 2; i++) NEAR(o[3 + i][0], J[i][1] * POLY_V[1] + J[i][3] * POLY_V[3]);
       }
@@ -310,12 +264,12 @@ static void test_tr_seed_polynomial(void) {
     t = nb_hessian(f, NULL);
     COUNTS(t, 1, 1);
     SIG_OUT(t, 0, 2, SH(4, 4));
-    if (run(t, "nb_hessian", (const double *[]){POLY_X}, (double *[]){jac}))
+    if (fx_run(t, "nb_hessian", (const double *[]){POLY_X}, (double *[]){jac}))
       for (int q = 0; q < 16; q++) NEAR(jac[q], Hs[q]);
     nb_fn_free(t);
     t = nb_hvp(f, NULL);
     COUNTS(t, 2, 1);
-    if (run(t, "nb_hvp", (const double *[]){POLY_X, POLY_V}, (double *[]){d}))
+    if (fx_run(t, "nb_hvp", (const double *[]){POLY_X, POLY_V}, (double *[]){d}))
       for (int j = 0; j < 4; j++) {
         double want = 0;
         for (int k = 0; k < 4; k++) want += Hs[j * 4 + k] * POLY_V[k];
@@ -323,7 +277,7 @@ static void test_tr_seed_polynomial(void) {
       }
     nb_fn_free(t);
     t = nb_grad(f, NULL);
-    if (run(t, "nb_grad", (const double *[]){POLY_X}, (double *[]){d}))
+    if (fx_run(t, "nb_grad", (const double *[]){POLY_X}, (double *[]){d}))
       for (int j = 0; j < 4; j++) NEAR(d[j], wJ[j]);
     nb_fn_free(t);
     nb_fn_free(f);
@@ -344,7 +298,7 @@ static void test_tr_seed_archimedes(void) {
     COUNTS(t, 2, 2);
     SIG_IN(t, 1, 1, SH(3));
     SIG_OUT(t, 1, 1, SH(2));
-    if (run(t, "nb_vjp", (const double *[]){xv, w}, (double *[]){yv, gv})) {
+    if (fx_run(t, "nb_vjp", (const double *[]){xv, w}, (double *[]){yv, gv})) {
       NEAR(yv[0], 4), NEAR(yv[1], 2), NEAR(yv[2], exp(1.0));
       NEAR(gv[0], 4.5);
       NEAR(gv[1], 1 + 2 * exp(1.0));
@@ -352,7 +306,7 @@ static void test_tr_seed_archimedes(void) {
     }
     nb_fn_free(t);
     t = nb_jacobian(f, NULL);
-    if (run(t, "nb_jacobian", (const double *[]){xv}, (double *[]){jac})) {
+    if (fx_run(t, "nb_jacobian", (const double *[]){xv}, (double *[]){jac})) {
       double want[6] = {4, 0, 1, 2, 0, exp(1.0)};
       for (int q = 0; q < 6; q++) NEAR(jac[q], want[q]);
       ZERO(jac[1]), ZERO(jac[4]);
@@ -373,7 +327,7 @@ static void test_tr_seed_jax(void) {
     double   *os[8] = {&o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7]};
     nb_fn    *t = nb_vjp(f, NULL);
     COUNTS(t, 4, 4);
-    if (run(t, "nb_vjp", (const double *[]){&x, &y, &cx, &cy}, os)) {
+    if (fx_run(t, "nb_vjp", (const double *[]){&x, &y, &cx, &cy}, os)) {
       NEAR(o[0], sin(0.5)), NEAR(o[1], cos(1.0));
       NEAR(o[2], -0.7 * cos(0.5));
       NEAR(o[3], -0.3 * sin(1.0));
@@ -381,14 +335,14 @@ static void test_tr_seed_jax(void) {
     nb_fn_free(t);
     t = nb_jvp(f, NULL);
     COUNTS(t, 4, 4);
-    if (run(t, "nb_jvp", (const double *[]){&x, &y, &cx, &cy}, os)) {
+    if (fx_run(t, "nb_jvp", (const double *[]){&x, &y, &cx, &cy}, os)) {
       NEAR(o[2], -0.7 * cos(0.5));
       NEAR(o[3], -0.3 * sin(1.0));
     }
     nb_fn_free(t);
     t = nb_jacobian(f, NULL);
     COUNTS(t, 2, 4);
-    if (run(t, "nb_jacobian", (const double *[]){&x, &y}, os)) {
+    if (fx_run(t, "nb_jacobian", (const double *[]){&x, &y}, os)) {
       NEAR(o[0], cos(0.5));
       ZERO(o[1]);
       ZERO(o[2]);
@@ -459,7 +413,7 @@ static void test_tr_order_shapes_vector(void) {
     SIG_IN(t, 3, 1, SH(2)), SIG_IN(t, 4, 0, NULL);
     SIG_OUT(t, 0, 1, SH(3)), SIG_OUT(t, 1, 0, NULL), SIG_OUT(t, 2, 2, SH(2, 3));
     SIG_OUT(t, 3, 1, SH(3)), SIG_OUT(t, 4, 0, NULL);
-    if (run(t, "nb_jvp", (const double *[]){A_, B_, &c, ta, &tc}, os)) {
+    if (fx_run(t, "nb_jvp", (const double *[]){A_, B_, &c, ta, &tc}, os)) {
       for (int k = 0; k < 3; k++) {
         NEAR(out[0][k], c * R.ab[k]);
         double tab = ta[0] * B_[k] + ta[1] * B_[3 + k];
@@ -476,7 +430,7 @@ static void test_tr_order_shapes_vector(void) {
     COUNTS(t, 5, 5);
     SIG_IN(t, 3, 1, SH(3)), SIG_IN(t, 4, 0, NULL);
     SIG_OUT(t, 2, 2, SH(2, 3)), SIG_OUT(t, 3, 1, SH(2)), SIG_OUT(t, 4, 0, NULL);
-    if (run(t, "nb_vjp", (const double *[]){A_, B_, &c, w0, &w1}, os)) {
+    if (fx_run(t, "nb_vjp", (const double *[]){A_, B_, &c, w0, &w1}, os)) {
       for (int q = 0; q < 6; q++) NEAR(out[2][q], B_[q] + 1);
       for (int i = 0; i < 2; i++) {
         double want = w1 * 2 * c * A_[i];
@@ -494,7 +448,7 @@ static void test_tr_order_shapes_vector(void) {
     t = nb_vjp(f, &ob);
     COUNTS(t, 5, 4);
     SIG_OUT(t, 3, 2, SH(2, 3));
-    if (run(t, "nb_vjp wrt {1}", (const double *[]){A_, B_, &c, w0, &w1}, os))
+    if (fx_run(t, "nb_vjp wrt {1}", (const double *[]){A_, B_, &c, w0, &w1}, os))
       for (int i = 0; i < 2; i++)
         for (int k = 0; k < 3; k++) NEAR(out[3][i * 3 + k], c * A_[i] * w0[k]);
     nb_fn_free(t);
@@ -507,7 +461,7 @@ static void test_tr_order_shapes_vector(void) {
       COUNTS(t, 3, 4);
       SIG_OUT(t, 0, 2, SH(3, 2)), SIG_OUT(t, 1, 1, SH(3)), SIG_OUT(t, 2, 1, SH(2));
       SIG_OUT(t, 3, 0, NULL);
-      if (run(t, jn[j], (const double *[]){A_, B_, &c}, os)) {
+      if (fx_run(t, jn[j], (const double *[]){A_, B_, &c}, os)) {
         for (int k = 0; k < 3; k++) {
           for (int i = 0; i < 2; i++) NEAR(out[0][k * 2 + i], c * B_[i * 3 + k]);
           NEAR(out[1][k], R.ab[k]);
@@ -522,7 +476,7 @@ static void test_tr_order_shapes_vector(void) {
       COUNTS(t, 3, 6);
       SIG_OUT(t, 0, 2, SH(3, 2)), SIG_OUT(t, 1, 3, SH(3, 2, 3)), SIG_OUT(t, 2, 1, SH(3));
       SIG_OUT(t, 3, 1, SH(2)), SIG_OUT(t, 4, 2, SH(2, 3)), SIG_OUT(t, 5, 0, NULL);
-      if (run(t, jn[j], (const double *[]){A_, B_, &c}, os)) {
+      if (fx_run(t, jn[j], (const double *[]){A_, B_, &c}, os)) {
         for (int k = 0; k < 3; k++)
           for (int i = 0; i < 2; i++)
             for (int m = 0; m < 3; m++) {
@@ -559,7 +513,7 @@ static void test_tr_order_shapes_scalar(void) {
     nb_fn *t = nb_grad(f, &o);
     COUNTS(t, 3, 2);
     SIG_OUT(t, 0, 1, SH(2)), SIG_OUT(t, 1, 0, NULL);
-    if (run(t, "nb_grad", (const double *[]){A_, B_, &c}, os)) {
+    if (fx_run(t, "nb_grad", (const double *[]){A_, B_, &c}, os)) {
       NEAR(out[0][0], ga[0]), NEAR(out[0][1], ga[1]);
       NEAR(out[1][0], gc);
     }
@@ -569,7 +523,7 @@ static void test_tr_order_shapes_scalar(void) {
     t = nb_grad(f, &oa);
     COUNTS(t, 3, 3);
     SIG_OUT(t, 0, 1, SH(2)), SIG_OUT(t, 1, 2, SH(2, 3)), SIG_OUT(t, 2, 0, NULL);
-    if (run(t, "nb_grad all", (const double *[]){A_, B_, &c}, os)) {
+    if (fx_run(t, "nb_grad all", (const double *[]){A_, B_, &c}, os)) {
       for (int q = 0; q < 6; q++) NEAR(out[1][q], gB[q]);
       NEAR(out[2][0], gc);
     }
@@ -580,7 +534,7 @@ static void test_tr_order_shapes_scalar(void) {
     COUNTS(t, 3, 5);
     SIG_OUT(t, 0, 0, NULL), SIG_OUT(t, 1, 1, SH(3)), SIG_OUT(t, 2, 0, NULL);
     SIG_OUT(t, 3, 1, SH(2)), SIG_OUT(t, 4, 0, NULL);
-    if (run(t, "nb_value_and_grad", (const double *[]){A_, B_, &c}, os)) {
+    if (fx_run(t, "nb_value_and_grad", (const double *[]){A_, B_, &c}, os)) {
       NEAR(out[0][0], s);
       for (int k = 0; k < 3; k++) NEAR(out[1][k], R.ab[k]);
       NEAR(out[2][0], exp(C_));
@@ -596,7 +550,7 @@ static void test_tr_order_shapes_scalar(void) {
     COUNTS(t, 3, 4);
     SIG_OUT(t, 0, 2, SH(2, 2)), SIG_OUT(t, 1, 1, SH(2)), SIG_OUT(t, 2, 1, SH(2));
     SIG_OUT(t, 3, 0, NULL);
-    if (run(t, "nb_hessian", (const double *[]){A_, B_, &c}, os)) {
+    if (fx_run(t, "nb_hessian", (const double *[]){A_, B_, &c}, os)) {
       NEAR(out[0][0], 2 * c * c), ZERO(out[0][1]), ZERO(out[0][2]), NEAR(out[0][3], 2 * c * c);
       for (int i = 0; i < 2; i++) NEAR(out[1][i], Hac[i]), NEAR(out[2][i], Hac[i]);
       NEAR(out[3][0], 2 * R.sa2);
@@ -608,7 +562,7 @@ static void test_tr_order_shapes_scalar(void) {
     SIG_OUT(t, 0, 2, SH(2, 2)), SIG_OUT(t, 1, 3, SH(2, 2, 3)), SIG_OUT(t, 2, 1, SH(2));
     SIG_OUT(t, 3, 3, SH(2, 3, 2)), SIG_OUT(t, 4, 4, SH(2, 3, 2, 3)), SIG_OUT(t, 5, 2, SH(2, 3));
     SIG_OUT(t, 6, 1, SH(2)), SIG_OUT(t, 7, 2, SH(2, 3)), SIG_OUT(t, 8, 0, NULL);
-    if (run(t, "nb_hessian all", (const double *[]){A_, B_, &c}, os)) {
+    if (fx_run(t, "nb_hessian all", (const double *[]){A_, B_, &c}, os)) {
       for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++)
           for (int k = 0; k < 3; k++) {
@@ -630,7 +584,7 @@ static void test_tr_order_shapes_scalar(void) {
     COUNTS(t, 5, 2);
     SIG_IN(t, 3, 1, SH(2)), SIG_IN(t, 4, 0, NULL);
     SIG_OUT(t, 0, 1, SH(2)), SIG_OUT(t, 1, 0, NULL);
-    if (run(t, "nb_hvp", (const double *[]){A_, B_, &c, va, &vc}, os)) {
+    if (fx_run(t, "nb_hvp", (const double *[]){A_, B_, &c, va, &vc}, os)) {
       for (int i = 0; i < 2; i++) NEAR(out[0][i], 2 * c * c * va[i] + Hac[i] * vc);
       NEAR(out[1][0], Hac[0] * va[0] + Hac[1] * va[1] + 2 * R.sa2 * vc);
     }
@@ -642,7 +596,7 @@ static void test_tr_order_shapes_scalar(void) {
       nb_diff_opts go = {2, (int[]){0, 2}, 0};
       t = gr ? (k ? nb_jacrev(gr, &go) : nb_jacfwd(gr, &go)) : NULL;
       COUNTS(t, 3, 4);
-      if (run(t, k ? "nb_jacrev(nb_grad)" : "nb_jacfwd(nb_grad)", (const double *[]){A_, B_, &c}, os)) {
+      if (fx_run(t, k ? "nb_jacrev(nb_grad)" : "nb_jacfwd(nb_grad)", (const double *[]){A_, B_, &c}, os)) {
         NEAR(out[0][0], 2 * c * c), ZERO(out[0][1]), ZERO(out[0][2]), NEAR(out[0][3], 2 * c * c);
         for (int i = 0; i < 2; i++) NEAR(out[1][i], Hac[i]), NEAR(out[2][i], Hac[i]);
         NEAR(out[3][0], 2 * R.sa2);
@@ -665,23 +619,23 @@ static void test_tr_one_element_output(void) {
       nb_fn    *f = close_fn(g, 1, &x, 1, &y);
       double    xv[3] = {1, -2, 0.5}, v[3] = {0.5, 1, -1}, o[2][MAXEL];
       nb_fn    *t = nb_grad(f, NULL);
-      if (run(t, "nb_grad", (const double *[]){xv}, (double *[]){o[0]}))
+      if (fx_run(t, "nb_grad", (const double *[]){xv}, (double *[]){o[0]}))
         for (int k = 0; k < 3; k++) NEAR(o[0][k], 2 * xv[k]);
       nb_fn_free(t);
       t = nb_value_and_grad(f, NULL);
       SIG_OUT(t, 0, r, shapes[r - 1]);
-      if (run(t, "nb_value_and_grad", (const double *[]){xv}, (double *[]){o[0], o[1]})) {
+      if (fx_run(t, "nb_value_and_grad", (const double *[]){xv}, (double *[]){o[0], o[1]})) {
         NEAR(o[0][0], 5.25);
         for (int k = 0; k < 3; k++) NEAR(o[1][k], 2 * xv[k]);
       }
       nb_fn_free(t);
       t = nb_hvp(f, NULL);
-      if (run(t, "nb_hvp", (const double *[]){xv, v}, (double *[]){o[0]}))
+      if (fx_run(t, "nb_hvp", (const double *[]){xv, v}, (double *[]){o[0]}))
         for (int k = 0; k < 3; k++) NEAR(o[0][k], 2 * v[k]);
       nb_fn_free(t);
       t = nb_hessian(f, NULL);
       SIG_OUT(t, 0, 2, SH(3, 3));
-      if (run(t, "nb_hessian", (const double *[]){xv}, (double *[]){o[0]}))
+      if (fx_run(t, "nb_hessian", (const double *[]){xv}, (double *[]){o[0]}))
         for (int q = 0; q < 9; q++) NEAR(o[0][q], q % 4 == 0 ? 2 : 0);
       nb_fn_free(t);
       /* the Jacobian keeps the output's unit axes: shape [1...] ++ [3] */
@@ -691,7 +645,7 @@ static void test_tr_one_element_output(void) {
         js[r] = 3;
         SIG_OUT(t, 0, r + 1, js);
       }
-      if (run(t, "nb_jacobian", (const double *[]){xv}, (double *[]){o[0]}))
+      if (fx_run(t, "nb_jacobian", (const double *[]){xv}, (double *[]){o[0]}))
         for (int k = 0; k < 3; k++) NEAR(o[0][k], 2 * xv[k]);
       nb_fn_free(t);
       nb_fn_free(f);
@@ -720,7 +674,7 @@ static void test_tr_independent_outputs(void) {
     nb_fn *t = nb_jvp(f, &o0);
     COUNTS(t, 3, 10);
     SIG_OUT(t, 6, 1, SH(3)), SIG_OUT(t, 7, 1, SH(2));
-    if (run(t, "nb_jvp wrt {0}", (const double *[]){xv, yv, tx}, os)) {
+    if (fx_run(t, "nb_jvp wrt {0}", (const double *[]){xv, yv, tx}, os)) {
       NEAR(o[5][0], cos(0.5) * 2 + cos(-1.0) * 3);
       for (int k = 0; k < 3; k++) ZERO(o[6][k]); /* sqrt(y) is NaN at y = -1, its tangent 0 */
       for (int k = 0; k < 2; k++) ZERO(o[7][k]);
@@ -731,7 +685,7 @@ static void test_tr_independent_outputs(void) {
     /* vjp wrt x: (x, y, w0..w4) -> (values, gx); gx = cos(x) w0 + w3 + w4 */
     t = nb_vjp(f, &o0);
     COUNTS(t, 7, 6);
-    if (run(t, "nb_vjp wrt {0}", (const double *[]){xv, yv, &w0, w1, w2, w3, w4}, os))
+    if (fx_run(t, "nb_vjp wrt {0}", (const double *[]){xv, yv, &w0, w1, w2, w3, w4}, os))
       for (int k = 0; k < 2; k++) NEAR(o[5][k], cos(xv[k]) * w0 + w3[k] + w4[k]);
     nb_fn_free(t);
 
@@ -741,7 +695,7 @@ static void test_tr_independent_outputs(void) {
       t = jacs[j](f, &o0);
       COUNTS(t, 2, 5);
       SIG_OUT(t, 0, 1, SH(2)), SIG_OUT(t, 1, 2, SH(3, 2)), SIG_OUT(t, 2, 2, SH(2, 2));
-      if (run(t, "jacobian wrt {0}", (const double *[]){xv, yv}, os)) {
+      if (fx_run(t, "jacobian wrt {0}", (const double *[]){xv, yv}, os)) {
         NEAR(o[0][0], cos(0.5)), NEAR(o[0][1], cos(-1.0));
         for (int q = 0; q < 6; q++) ZERO(o[1][q]);
         for (int q = 0; q < 4; q++) ZERO(o[2][q]);
@@ -757,14 +711,14 @@ static void test_tr_independent_outputs(void) {
     nb_expr *k5 = nb_sum(nb_full(g, CUR, 1, SH(2), 2.5), 0, NULL, false);
     f = close_fn(g, 1, &x, 1, &k5);
     t = nb_grad(f, NULL);
-    if (run(t, "nb_grad of a constant", (const double *[]){xv}, os)) ZERO(o[0][0]), ZERO(o[0][1]);
+    if (fx_run(t, "nb_grad of a constant", (const double *[]){xv}, os)) ZERO(o[0][0]), ZERO(o[0][1]);
     nb_fn_free(t);
     t = nb_hessian(f, NULL);
-    if (run(t, "nb_hessian of a constant", (const double *[]){xv}, os))
+    if (fx_run(t, "nb_hessian of a constant", (const double *[]){xv}, os))
       for (int q = 0; q < 4; q++) ZERO(o[0][q]);
     nb_fn_free(t);
     t = nb_jvp(f, NULL);
-    if (run(t, "nb_jvp of a constant", (const double *[]){xv, tx}, os)) NEAR(o[0][0], 5), ZERO(o[1][0]);
+    if (fx_run(t, "nb_jvp of a constant", (const double *[]){xv, tx}, os)) NEAR(o[0][0], 5), ZERO(o[1][0]);
     nb_fn_free(t);
     nb_fn_free(f);
   }
@@ -780,19 +734,19 @@ static void test_tr_degenerate(void) {
     double   *os[4] = {o[0], o[1], o[2], o[3]};
     nb_fn    *t = nb_jvp(f, NULL);
     COUNTS(t, 0, 2);
-    if (run(t, "nb_jvp (no inputs)", NULL, os)) NEAR(o[0][0], sin(0.5)), ZERO(o[1][0]);
+    if (fx_run(t, "nb_jvp (no inputs)", NULL, os)) NEAR(o[0][0], sin(0.5)), ZERO(o[1][0]);
     nb_fn_free(t);
     t = nb_vjp(f, NULL);
     COUNTS(t, 1, 1);
-    if (run(t, "nb_vjp (no inputs)", (const double *[]){&ct}, os)) NEAR(o[0][0], sin(0.5));
+    if (fx_run(t, "nb_vjp (no inputs)", (const double *[]){&ct}, os)) NEAR(o[0][0], sin(0.5));
     nb_fn_free(t);
     t = nb_grad(f, NULL);
     COUNTS(t, 0, 0);
-    if (run(t, "nb_grad (no inputs)", NULL, os)) CHECK(1);
+    if (fx_run(t, "nb_grad (no inputs)", NULL, os)) CHECK(1);
     nb_fn_free(t);
     t = nb_value_and_grad(f, NULL);
     COUNTS(t, 0, 1);
-    if (run(t, "nb_value_and_grad (no inputs)", NULL, os)) NEAR(o[0][0], sin(0.5));
+    if (fx_run(t, "nb_value_and_grad (no inputs)", NULL, os)) NEAR(o[0][0], sin(0.5));
     nb_fn_free(t);
     t = nb_hessian(f, NULL);
     COUNTS(t, 0, 0);
@@ -811,11 +765,11 @@ static void test_tr_degenerate(void) {
     double       xv[2] = {0, 1}, tv[2] = {1, 1};
     t = nb_jvp(f, &all_aux);
     COUNTS(t, 2, 2);
-    if (run(t, "nb_jvp naux = nout", (const double *[]){xv, tv}, os)) NEAR(o[0][1], exp(1.0)), NEAR(o[1][0], 1);
+    if (fx_run(t, "nb_jvp naux = nout", (const double *[]){xv, tv}, os)) NEAR(o[0][1], exp(1.0)), NEAR(o[1][0], 1);
     nb_fn_free(t);
     t = nb_vjp(f, &all_aux);
     COUNTS(t, 1, 3);
-    if (run(t, "nb_vjp naux = nout", (const double *[]){xv}, os)) ZERO(o[2][0]), ZERO(o[2][1]);
+    if (fx_run(t, "nb_vjp naux = nout", (const double *[]){xv}, os)) ZERO(o[2][0]), ZERO(o[2][1]);
     nb_fn_free(t);
     t = nb_jacobian(f, &all_aux);
     COUNTS(t, 1, 0);
@@ -835,16 +789,16 @@ static void test_tr_result_outlives_f(void) {
   nb_fn    *jj = gr ? nb_jvp(gr, NULL) : NULL;
   nb_fn_free(f);
   double xv[2] = {0.3, -1.2}, v[2] = {1, 0}, o[2][4];
-  if (run(gr, "nb_grad", (const double *[]){xv}, (double *[]){o[0]}))
+  if (fx_run(gr, "nb_grad", (const double *[]){xv}, (double *[]){o[0]}))
     for (int k = 0; k < 2; k++) NEAR(o[0][k], cos(xv[k]) * xv[k] + sin(xv[k]));
-  if (run(h, "nb_hessian", (const double *[]){xv}, (double *[]){o[0]})) {
+  if (fx_run(h, "nb_hessian", (const double *[]){xv}, (double *[]){o[0]})) {
     NEAR(o[0][0], 2 * cos(xv[0]) - xv[0] * sin(xv[0]));
     ZERO(o[0][1]), ZERO(o[0][2]);
     NEAR(o[0][3], 2 * cos(xv[1]) - xv[1] * sin(xv[1]));
   }
-  if (run(hv, "nb_hvp", (const double *[]){xv, v}, (double *[]){o[0]}))
+  if (fx_run(hv, "nb_hvp", (const double *[]){xv, v}, (double *[]){o[0]}))
     NEAR(o[0][0], 2 * cos(xv[0]) - xv[0] * sin(xv[0])), ZERO(o[0][1]);
-  if (run(jj, "nb_jvp(nb_grad)", (const double *[]){xv, v}, (double *[]){o[0], o[1]}))
+  if (fx_run(jj, "nb_jvp(nb_grad)", (const double *[]){xv, v}, (double *[]){o[0], o[1]}))
     NEAR(o[1][0], 2 * cos(xv[0]) - xv[0] * sin(xv[0])), ZERO(o[1][1]);
   /* the transformed function transforms again */
   nb_fn *gg = jj ? nb_vjp(jj, NULL) : NULL;
@@ -866,7 +820,7 @@ static void test_tr_mixed_dtypes(void) {
     sig_(t, true, 0, NB_F32, 1, SH(2), __LINE__);
     sig_(t, true, 1, NB_F64, 0, NULL, __LINE__);
   }
-  if (run(t, "nb_grad", (const double *[]){av, &bv}, (double *[]){o[0], o[1]})) {
+  if (fx_run(t, "nb_grad", (const double *[]){av, &bv}, (double *[]){o[0], o[1]})) {
     NEAR(o[0][0], 1.5), NEAR(o[0][1], -2);
     NEAR(o[1][0], 6.25);
   }
@@ -877,7 +831,7 @@ static void test_tr_mixed_dtypes(void) {
     sig_(t, false, 3, NB_F64, 0, NULL, __LINE__);
     sig_(t, true, 1, NB_F64, 0, NULL, __LINE__);
   }
-  if (run(t, "nb_jvp", (const double *[]){av, &bv, ta, &tb}, (double *[]){o[0], o[1]}))
+  if (fx_run(t, "nb_jvp", (const double *[]){av, &bv, ta, &tb}, (double *[]){o[0], o[1]}))
     NEAR(o[1][0], 1.5 - 2 + 6.25 * 2);
   nb_fn_free(t);
   t = nb_hvp(f, NULL);
@@ -887,7 +841,7 @@ static void test_tr_mixed_dtypes(void) {
     sig_(t, true, 1, NB_F64, 0, NULL, __LINE__);
   }
   /* H = [[2b, 0, 2a0], [0, 2b, 2a1], [2a0, 2a1, 0]] */
-  if (run(t, "nb_hvp", (const double *[]){av, &bv, ta, &tb}, (double *[]){o[0], o[1]})) {
+  if (fx_run(t, "nb_hvp", (const double *[]){av, &bv, ta, &tb}, (double *[]){o[0], o[1]})) {
     NEAR(o[0][0], 1 + 2 * 1.5 * 2), NEAR(o[0][1], 1 - 2 * 2 * 2);
     NEAR(o[1][0], 3 - 4);
   }
@@ -914,9 +868,9 @@ static void test_tr_third_order(void) {
 
     nb_fn *g1 = nb_grad(f, NULL), *g2 = g1 ? nb_grad(g1, NULL) : NULL;
     nb_fn *g3 = g2 ? nb_grad(g2, NULL) : NULL;
-    if (run(g1, "nb_grad", (const double *[]){&x}, os)) NEAR(o[0], d1);
-    if (run(g2, "nb_grad^2", (const double *[]){&x}, os)) NEAR(o[0], d2);
-    if (run(g3, "nb_grad^3", (const double *[]){&x}, os)) NEAR(o[0], d3);
+    if (fx_run(g1, "nb_grad", (const double *[]){&x}, os)) NEAR(o[0], d1);
+    if (fx_run(g2, "nb_grad^2", (const double *[]){&x}, os)) NEAR(o[0], d2);
+    if (fx_run(g3, "nb_grad^3", (const double *[]){&x}, os)) NEAR(o[0], d3);
     nb_fn_free(g1), nb_fn_free(g2), nb_fn_free(g3);
 
     /* jvp(vjp(vjp f)): inputs (x, cy, c_y, c_g, tx, tcy, tc_y, tc_g),
@@ -925,7 +879,7 @@ static void test_tr_third_order(void) {
     nb_fn *j3 = v2 ? nb_jvp(v2, NULL) : NULL;
     COUNTS(j3, 8, 8);
     const double cy = 1.3, c_y = 0.4, c_g = -0.6, one = 1, zero = 0;
-    if (run(j3, "nb_jvp(nb_vjp(nb_vjp))",
+    if (fx_run(j3, "nb_jvp(nb_vjp(nb_vjp))",
             (const double *[]){&x, &cy, &c_y, &c_g, &one, &zero, &zero, &zero}, os)) {
       NEAR(o[1], d1 * cy);
       NEAR(o[2], d1 * c_y + d2 * cy * c_g);
@@ -936,7 +890,7 @@ static void test_tr_third_order(void) {
       NEAR(o[7], d2 * c_g);
     }
     /* the same seeded through the cotangent inputs: d/dcy of dx = f'' c_g */
-    if (run(j3, "nb_jvp(nb_vjp(nb_vjp))",
+    if (fx_run(j3, "nb_jvp(nb_vjp(nb_vjp))",
             (const double *[]){&x, &cy, &c_y, &c_g, &zero, &one, &zero, &zero}, os)) {
       ZERO(o[4]);
       NEAR(o[5], d1);
@@ -948,14 +902,14 @@ static void test_tr_third_order(void) {
     /* jvp^3 and the Jacobian of the Hessian */
     nb_fn *a1 = nb_jvp(f, NULL), *a2 = a1 ? nb_jvp(a1, NULL) : NULL;
     nb_fn *a3 = a2 ? nb_jvp(a2, NULL) : NULL;
-    if (run(a3, "nb_jvp^3", (const double *[]){&x, &one, &one, &zero, &one, &zero, &zero, &zero}, os))
+    if (fx_run(a3, "nb_jvp^3", (const double *[]){&x, &one, &one, &zero, &one, &zero, &zero, &zero}, os))
       NEAR(o[7], d3);
     nb_fn_free(a1), nb_fn_free(a2), nb_fn_free(a3);
     nb_fn *h = nb_hessian(f, NULL), *jh = h ? nb_jacfwd(h, NULL) : NULL;
     nb_fn *rh = h ? nb_jacrev(h, NULL) : NULL;
-    if (run(h, "nb_hessian", (const double *[]){&x}, os)) NEAR(o[0], d2);
-    if (run(jh, "nb_jacfwd(nb_hessian)", (const double *[]){&x}, os)) NEAR(o[0], d3);
-    if (run(rh, "nb_jacrev(nb_hessian)", (const double *[]){&x}, os)) NEAR(o[0], d3);
+    if (fx_run(h, "nb_hessian", (const double *[]){&x}, os)) NEAR(o[0], d2);
+    if (fx_run(jh, "nb_jacfwd(nb_hessian)", (const double *[]){&x}, os)) NEAR(o[0], d3);
+    if (fx_run(rh, "nb_jacrev(nb_hessian)", (const double *[]){&x}, os)) NEAR(o[0], d3);
     nb_fn_free(h), nb_fn_free(jh), nb_fn_free(rh);
     nb_fn_free(f);
   }
@@ -983,23 +937,23 @@ static void test_tr_hvp_hessian_analytic(void) {
     double    o[2][MAXEL];
     nb_fn    *t = nb_hvp(f, NULL);
     COUNTS(t, 2, 1);
-    if (run(t, "nb_hvp", (const double *[]){x, v}, (double *[]){o[0]}))
+    if (fx_run(t, "nb_hvp", (const double *[]){x, v}, (double *[]){o[0]}))
       for (int i = 0; i < 3; i++)
         NEAR(o[0][i], H[i * 3] * v[0] + H[i * 3 + 1] * v[1] + H[i * 3 + 2] * v[2]);
     nb_fn_free(t);
     t = nb_hessian(f, NULL);
     SIG_OUT(t, 0, 2, SH(3, 3));
-    if (run(t, "nb_hessian", (const double *[]){x}, (double *[]){o[0]}))
+    if (fx_run(t, "nb_hessian", (const double *[]){x}, (double *[]){o[0]}))
       for (int q = 0; q < 9; q++) NEAR(o[0][q], H[q]);
     nb_fn_free(t);
     t = nb_value_and_grad(f, NULL);
-    if (run(t, "nb_value_and_grad", (const double *[]){x}, (double *[]){o[0], o[1]}))
+    if (fx_run(t, "nb_value_and_grad", (const double *[]){x}, (double *[]){o[0], o[1]}))
       for (int i = 0; i < 3; i++) NEAR(o[1][i], gx[i]);
     nb_fn_free(t);
     /* nb_jacobian(nb_grad) */
     nb_fn *gr = nb_grad(f, NULL);
     t = gr ? nb_jacobian(gr, NULL) : NULL;
-    if (run(t, "nb_jacobian(nb_grad)", (const double *[]){x}, (double *[]){o[0]}))
+    if (fx_run(t, "nb_jacobian(nb_grad)", (const double *[]){x}, (double *[]){o[0]}))
       for (int q = 0; q < 9; q++) NEAR(o[0][q], H[q]);
     nb_fn_free(t), nb_fn_free(gr);
     nb_fn_free(f);
@@ -1282,7 +1236,7 @@ static void test_tr_mlp_gradient(void) {
     COUNTS(t, 6, 5);
     SIG_OUT(t, 1, 2, SH(MD, MH)), SIG_OUT(t, 2, 1, SH(MH)), SIG_OUT(t, 3, 2, SH(MH, MC));
     SIG_OUT(t, 4, 1, SH(MC));
-    if (run(t, "nb_value_and_grad", (const double *[]){x, W1, b1, W2, b2, y},
+    if (fx_run(t, "nb_value_and_grad", (const double *[]){x, W1, b1, W2, b2, y},
             (double *[]){o[0], o[1], o[2], o[3], o[4]})) {
       NEAR(o[0][0], L);
       for (int k = 0; k < MD * MH; k++) NEAR(o[1][k], gW1[k]);
@@ -1294,7 +1248,7 @@ static void test_tr_mlp_gradient(void) {
     /* the same through nb_vjp with a cotangent of 2 */
     t = nb_vjp(f, &params);
     double two = 2;
-    if (run(t, "nb_vjp", (const double *[]){x, W1, b1, W2, b2, y, &two},
+    if (fx_run(t, "nb_vjp", (const double *[]){x, W1, b1, W2, b2, y, &two},
             (double *[]){o[0], o[1], o[2], o[3], o[4]})) {
       for (int k = 0; k < MD * MH; k++) NEAR(o[1][k], 2 * gW1[k]);
       for (int k = 0; k < MC; k++) NEAR(o[4][k], 2 * gb2[k]);
@@ -1302,7 +1256,7 @@ static void test_tr_mlp_gradient(void) {
     nb_fn_free(t);
     /* the model jvp along the gradient is |g|^2 */
     t = nb_jvp(f, &params);
-    if (run(t, "nb_jvp", (const double *[]){x, W1, b1, W2, b2, y, gW1, gb1, gW2, gb2},
+    if (fx_run(t, "nb_jvp", (const double *[]){x, W1, b1, W2, b2, y, gW1, gb1, gW2, gb2},
             (double *[]){o[0], o[1]})) {
       double n2 = 0;
       for (int k = 0; k < MD * MH; k++) n2 += gW1[k] * gW1[k];

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 void suite_elementwise(void);
 
@@ -16,84 +16,11 @@ void suite_elementwise(void);
 #define F32_ATOL 1e-40
 #define MAXN 64
 
-/* a failed check with a formatted explanation */
-#define FAILF(...)                                                                     \
-  do {                                                                                 \
-    th_failed_checks++;                                                                \
-    fprintf(stderr, "  %s:%d: %s: ", __FILE__, __LINE__, th_current);                 \
-    fprintf(stderr, __VA_ARGS__);                                                      \
-    fputc('\n', stderr);                                                               \
-  } while (0)
 
 static const nb_dtype DTYPES[2] = {NB_F64, NB_F32};
 static const int64_t  NOSHAPE[1] = {0}; /* a non-NULL shape pointer for rank 0 */
 
-static const char *dtname(nb_dtype dt) { return dt == NB_F32 ? "f32" : "f64"; }
 
-/* the value v as the dtype dt would hold it */
-static double as_dt(nb_dtype dt, double v) { return dt == NB_F32 ? (double)(float)v : v; }
-
-static void store(nb_dtype dt, void *buf, int64_t i, double v) {
-  if (dt == NB_F32)
-    ((float *)buf)[i] = (float)v;
-  else
-    ((double *)buf)[i] = v;
-}
-
-static double load(nb_dtype dt, const void *buf, int64_t i) {
-  return dt == NB_F32 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
-}
-
-/* Builds the function ins -> out, frees g, calls the function with vals[i] (doubles) converted
- * to input i's dtype, and stores the output converted to double in res (capacity cap).
- * Returns the output size, or -1 after a failed check. */
-static int64_t eval(nb_graph *g, int nin, nb_expr *const *ins, const double *const *vals,
-                    nb_expr *out, double *res, int64_t cap) {
-  int64_t n = -1;
-  nb_fn  *f = NULL;
-  void   *bufs[8] = {0};
-  void   *obuf = NULL;
-  if (!out) {
-    FAILF("building the expression failed: %s \"%s\"", nb_status_str(nb_errcode()), nb_errmsg());
-    goto done;
-  }
-  f = nb_fn_new(g, nin, ins, 1, &out);
-  nb_graph_free(g);
-  g = NULL;
-  if (!f) {
-    FAILF("nb_fn_new failed: %s \"%s\"", nb_status_str(nb_errcode()), nb_errmsg());
-    goto done;
-  }
-  for (int i = 0; i < nin; i++) {
-    int64_t  sz = nb_fn_in_size(f, i);
-    nb_dtype dt = nb_fn_in_dtype(f, i);
-    bufs[i] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof(double));
-    if (!bufs[i]) goto done;
-    for (int64_t j = 0; j < sz; j++) store(dt, bufs[i], j, vals[i][j]);
-  }
-  int64_t  osz = nb_fn_out_size(f, 0);
-  nb_dtype odt = nb_fn_out_dtype(f, 0);
-  if (osz < 0 || osz > cap) {
-    FAILF("output size %lld out of range (capacity %lld)", (long long)osz, (long long)cap);
-    goto done;
-  }
-  obuf = malloc((size_t)(osz > 0 ? osz : 1) * sizeof(double));
-  if (!obuf) goto done;
-  for (int64_t j = 0; j < osz; j++) store(odt, obuf, j, -12345.0); /* poison */
-  nb_status st = nb_call(f, (const void *const *)bufs, &obuf);
-  if (st != NB_OK) {
-    FAILF("nb_call failed: %s \"%s\"", nb_status_str(st), nb_errmsg());
-    goto done;
-  }
-  for (int64_t j = 0; j < osz; j++) res[j] = load(odt, obuf, j);
-  n = osz;
-done:
-  for (int i = 0; i < 8; i++) free(bufs[i]);
-  free(obuf);
-  nb_fn_free(f);
-  nb_graph_free(g);
-  return n;
-}
 
 /* compares got with want at the dtype's tolerance; zsign: the sign of a zero must match too */
 static void check_val(const char *file, int line, const char *what, nb_dtype dt, int i,
@@ -223,7 +150,7 @@ static void run_unary(void) {
     CHECK_SHAPE(y, dt, 1, shape);
     const double *vals[1] = {r->x};
     double        res[MAXN];
-    int64_t       m = eval(g, 1, &x, vals, y, res, MAXN);
+    int64_t       m = fx_eval(g, 1, &x, vals, y, res, MAXN);
     if (m != n) {
       FAILF("%s [%s]: output size %lld, want %d", r->test, dtname(dt), (long long)m, n);
       continue;
@@ -274,7 +201,7 @@ static void test_unary_hand(void) {
       nb_expr  *y = rows[k].op(in);
       const double *vals[1] = {rows[k].x};
       double        res[8];
-      if (eval(g, 1, &in, vals, y, res, 8) != rows[k].n) continue;
+      if (fx_eval(g, 1, &in, vals, y, res, 8) != rows[k].n) continue;
       for (int i = 0; i < rows[k].n; i++)
         CHECK_VAL(rows[k].name, dt, i, res[i], rows[k].want[i], rows[k].zsign);
     }
@@ -346,7 +273,7 @@ static void run_binary(void) {
     CHECK_SHAPE(y, dt, 1, shape);
     const double *vals[2] = {a, b};
     double        res[MAXN];
-    if (eval(g, 2, ins, vals, y, res, MAXN) != n) continue;
+    if (fx_eval(g, 2, ins, vals, y, res, MAXN) != n) continue;
     for (int i = 0; i < n; i++) {
       double ai = as_dt(dt, a[i]), bi = as_dt(dt, b[i]);
       double want = as_dt(dt, r->ref(ai, bi));
@@ -378,7 +305,7 @@ static void test_binary_hand(void) {
       nb_expr  *y = rows[k].op(ins[0], ins[1]);
       const double *vals[2] = {a, b};
       double        res[9];
-      if (eval(g, 2, ins, vals, y, res, 9) != 9) continue;
+      if (fx_eval(g, 2, ins, vals, y, res, 9) != 9) continue;
       /* pow(1, NaN) = 1 (C99 F.9.4.4); maximum/minimum(1, NaN) = NaN */
       for (int i = 0; i < 9; i++) CHECK_VAL(rows[k].name, dt, i, res[i], as_dt(dt, rows[k].want[i]), 0);
     }
@@ -407,7 +334,7 @@ static void test_scalar_helpers(void) {
       CHECK_SHAPE(y, dt, 1, shape); /* the scalar takes x's dtype */
       const double *vals[1] = {x};
       double        res[NX];
-      if (eval(g, 1, &in, vals, y, res, NX) != NX) continue;
+      if (fx_eval(g, 1, &in, vals, y, res, NX) != NX) continue;
       for (int i = 0; i < NX; i++) {
         double xi = as_dt(dt, x[i]), si = as_dt(dt, s);
         double want = rows[k].kind == 0 ? xi + si : rows[k].kind == 1 ? xi * si : pow(xi, si);
@@ -457,7 +384,7 @@ static void test_compare(void) {
       CHECK_SHAPE(y, dt, 1, shape); /* result in the operands' dtype */
       const double *vals[2] = {a, b};
       double        res[N];
-      if (eval(g, 2, ins, vals, y, res, N) != N) continue;
+      if (fx_eval(g, 2, ins, vals, y, res, N) != N) continue;
       for (int i = 0; i < N; i++) {
         char what[96];
         snprintf(what, sizeof what, "%s(%g, %g)", rows[k].name, a[i], b[i]);
@@ -488,7 +415,7 @@ static void test_where(void) {
       CHECK_SHAPE(y, vt, 1, shape);
       const double *vals[3] = {c, a, b};
       double        res[N];
-      if (eval(g, 3, ins, vals, y, res, N) != N) continue;
+      if (fx_eval(g, 3, ins, vals, y, res, N) != N) continue;
       for (int i = 0; i < N; i++) {
         /* 1e-300 is 0 in f32 */
         double w = (ct == NB_F32 && i == 7) ? b[i] : want[i];
@@ -510,7 +437,7 @@ static void test_where_broadcast(void) {
     static const double want[] = {10, 20, 30, 40, -1, -1, -1, -1, 10, 20, 30, 40};
     const double *vals[3] = {c, a, b};
     double        res[12];
-    if (eval(g, 3, ins, vals, y, res, 12) == 12)
+    if (fx_eval(g, 3, ins, vals, y, res, 12) == 12)
       for (int i = 0; i < 12; i++) CHECK_VAL("where (3,1)(1,4)()", NB_F32, i, res[i], want[i], 0);
   }
   {
@@ -524,7 +451,7 @@ static void test_where_broadcast(void) {
     static const double want[] = {-1, 2, 3, -1, -2, 6, 7, -2};
     const double *vals[3] = {c, a, b};
     double        res[8];
-    if (eval(g, 3, ins, vals, y, res, 8) == 8)
+    if (fx_eval(g, 3, ins, vals, y, res, 8) == 8)
       for (int i = 0; i < 8; i++) CHECK_VAL("where (4)(2,4)(2,1)", NB_F64, i, res[i], want[i], 0);
   }
   {
@@ -555,7 +482,7 @@ static void test_cast(void) {
     CHECK_SHAPE(y, NB_F32, 1, shape);
     const double *vals[1] = {x};
     double        res[N];
-    if (eval(g, 1, &in, vals, y, res, N) == N) {
+    if (fx_eval(g, 1, &in, vals, y, res, N) == N) {
       CHECK(res[0] == (double)(1.0f / 3.0f));
       CHECK(res[1] == (double)0.1f);
       CHECK(res[2] == INF && res[3] == -INF);
@@ -581,7 +508,7 @@ static void test_cast(void) {
     CHECK_SHAPE(y, NB_F64, 1, shape);
     const double *vals[1] = {x};
     double        res[N];
-    if (eval(g, 1, &in, vals, y, res, N) == N) {
+    if (fx_eval(g, 1, &in, vals, y, res, N) == N) {
       for (int i = 0; i < N; i++)
         if (i != 4) CHECK(res[i] == x[i]);
       CHECK(isnan(res[4]));
@@ -599,7 +526,7 @@ static void test_cast(void) {
     static const double x[] = {1.25, -3, NAN, 7};
     const double *vals[1] = {x};
     double        res[4];
-    if (eval(g, 1, &in, vals, y, res, 4) == 4)
+    if (fx_eval(g, 1, &in, vals, y, res, 4) == 4)
       for (int i = 0; i < 4; i++) CHECK_VAL("cast same dtype", dt, i, res[i], x[i], 0);
   }
   {
@@ -612,7 +539,7 @@ static void test_cast(void) {
     static const double x[] = {3, -0.5, 1e20};
     const double *vals[1] = {x};
     double        res[3];
-    if (eval(g, 1, &in, vals, y, res, 3) == 3) {
+    if (fx_eval(g, 1, &in, vals, y, res, 3) == 3) {
       CHECK(res[0] == 9 && res[1] == 0.25);
       CHECK(res[2] == (double)(float)((double)1e20f * (double)1e20f)); /* finite in f64, inf in f32 */
     }
@@ -641,7 +568,7 @@ static void test_rank0(void) {
       const double *vals[1] = {x};
       double        res[1];
       double        e = exp(as_dt(dt, -0.5));
-      if (eval(g, 1, &in, vals, y, res, 1) == 1)
+      if (fx_eval(g, 1, &in, vals, y, res, 1) == 1)
         CHECK_VAL("sigmoid(exp(x)) rank 0", dt, 0, res[0], as_dt(dt, 1 / (1 + exp(-e))), 0);
     }
     {
@@ -658,7 +585,7 @@ static void test_rank0(void) {
         static const double a[] = {1.5}, b[] = {3};
         const double *vals[2] = {a, b};
         double        res[1];
-        if (eval(g, 2, ins, vals, y, res, 1) == 1) CHECK_VAL("binary rank 0", dt, k, res[0], want[k], 0);
+        if (fx_eval(g, 2, ins, vals, y, res, 1) == 1) CHECK_VAL("binary rank 0", dt, k, res[0], want[k], 0);
       }
     }
     {
@@ -670,7 +597,7 @@ static void test_rank0(void) {
       static const double c[] = {0}, a[] = {1}, b[] = {2};
       const double *vals[3] = {c, a, b};
       double        res[1];
-      if (eval(g, 3, ins, vals, y, res, 1) == 1) CHECK_VAL("where rank 0", dt, 0, res[0], 2, 0);
+      if (fx_eval(g, 3, ins, vals, y, res, 1) == 1) CHECK_VAL("where rank 0", dt, 0, res[0], 2, 0);
     }
     {
       nb_graph *g = nb_graph_new();
@@ -681,7 +608,7 @@ static void test_rank0(void) {
       static const double x[] = {2};
       const double *vals[1] = {x};
       double        res[1];
-      if (eval(g, 1, &in, vals, y, res, 1) == 1) CHECK_VAL("cast rank 0", other, 0, res[0], 9, 0);
+      if (fx_eval(g, 1, &in, vals, y, res, 1) == 1) CHECK_VAL("cast rank 0", other, 0, res[0], 9, 0);
     }
   }
 }
@@ -701,7 +628,7 @@ static void test_size0(void) {
       CHECK_SHAPE(y, dt, 1, s0);
       const double *vals[1] = {none};
       double        res[1];
-      CHECK(eval(g, 1, &in, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 1, &in, vals, y, res, 1) == 0);
     }
     {
       int64_t   s[3] = {2, 0, 3};
@@ -711,7 +638,7 @@ static void test_size0(void) {
       CHECK_SHAPE(y, dt, 3, s);
       const double *vals[1] = {none};
       double        res[1];
-      CHECK(eval(g, 1, &in, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 1, &in, vals, y, res, 1) == 0);
     }
     /* every binary op and comparison on (0) x (0) and (3,0) x (3,0) */
     nb_expr *(*ops[])(nb_expr *, nb_expr *) = {nb_add, nb_sub, nb_mul, nb_div, nb_pow,
@@ -727,7 +654,7 @@ static void test_size0(void) {
       CHECK_SHAPE(y, dt, rank, rank == 1 ? s + 1 : s);
       const double *vals[2] = {none, none};
       double        res[1];
-      CHECK(eval(g, 2, ins, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 2, ins, vals, y, res, 1) == 0);
     }
     {
       int64_t   s[1] = {0};
@@ -737,7 +664,7 @@ static void test_size0(void) {
       CHECK_SHAPE(y, dt, 1, s);
       const double *vals[1] = {none};
       double        res[1];
-      CHECK(eval(g, 1, &in, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 1, &in, vals, y, res, 1) == 0);
     }
     {
       int64_t   s[1] = {0};
@@ -748,7 +675,7 @@ static void test_size0(void) {
       CHECK_SHAPE(y, NB_F32, 1, s);
       const double *vals[3] = {none, none, none};
       double        res[1];
-      CHECK(eval(g, 3, ins, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 3, ins, vals, y, res, 1) == 0);
     }
     {
       int64_t   s[2] = {0, 4};
@@ -759,7 +686,7 @@ static void test_size0(void) {
       CHECK_SHAPE(y, other, 2, s);
       const double *vals[1] = {none};
       double        res[1];
-      CHECK(eval(g, 1, &in, vals, y, res, 1) == 0);
+      CHECK(fx_eval(g, 1, &in, vals, y, res, 1) == 0);
     }
   }
 }

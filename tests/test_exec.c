@@ -33,7 +33,7 @@
 #include <malloc.h>
 #endif
 
-#include "harness.h"
+#include "fixture.h"
 
 #include "../src/exec/exec.h"
 
@@ -52,7 +52,6 @@ enum { NLARGE = 2 };
 static const int64_t LARGE[NLARGE][3] = {{1, 255, 257}, {1, 256, 257}};
 static const nb_dtype DTYPES[2] = {NB_F64, NB_F32};
 
-static const char *dtname(nb_dtype dt) { return dt == NB_F32 ? "f32" : "f64"; }
 static nb_dtype    other_dt(nb_dtype dt) { return dt == NB_F64 ? NB_F32 : NB_F64; }
 static double      rtol_vm(nb_dtype dt) { return dt == NB_F32 ? 1e-6 : 1e-13; }
 static double      rtol_mm(nb_dtype dt) { return dt == NB_F32 ? 1e-5 : 1e-12; }

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
+#include "fixture.h"
 #include "suites.h"
 
 #define MAXT 16 /* inputs or outputs of a tested function */
@@ -796,7 +796,6 @@ static int count_cases(const row *r) {
 }
 
 static const nb_dtype dtypes[2] = {NB_F64, NB_F32};
-static const char    *dtname(nb_dtype dt) { return dt == NB_F32 ? "f32" : "f64"; }
 
 static void vmap_table(table t) {
   static const int64_t batches[3] = {0, 1, 3};
