@@ -1,6 +1,6 @@
 /* ADBench GMM data (PROBLEMS.md 1.1): the reader and the additive constant, shared by
  * the nabla builder, the hand-written C, and the ADOL-C recording (so also valid C++).
- * The reader is the one of tests/test_adbench.c. */
+ * tests/test_adbench.c reads its data with it too. */
 #ifndef NB_BENCH_GMM_H
 #define NB_BENCH_GMM_H
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../bench/gmm_nabla.h"
 #include "harness.h"
 #include "suites.h"
 
@@ -15,36 +16,10 @@
 #endif
 #define ADB_DIR NB_TEST_DATA_DIR "/adbench/"
 
-#define ADB_PI 3.14159265359 /* the value ADBench's C++ uses */
-
 static double now_s(void) {
   struct timespec ts;
   timespec_get(&ts, TIME_UTC);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* every whitespace-separated number of a text file; NULL if it cannot be read */
-static double *read_numbers(const char *path, int64_t *count) {
-  FILE *fp = fopen(path, "r");
-  *count = 0;
-  if (!fp) {
-    fprintf(stderr, "  cannot open %s\n", path);
-    return NULL;
-  }
-  int64_t cap = 1024, n = 0;
-  double *v = malloc((size_t)cap * sizeof *v), x;
-  while (v && fscanf(fp, "%lf", &x) == 1) {
-    if (n == cap) {
-      double *w = realloc(v, (size_t)(cap *= 2) * sizeof *v);
-      if (!w) free(v);
-      v = w;
-      if (!v) break;
-    }
-    v[n++] = x;
-  }
-  fclose(fp);
-  *count = n;
-  return v;
 }
 
 /* a function with any number of inputs and outputs, called with double buffers */
@@ -54,102 +29,12 @@ static nb_status call_fn(nb_fn *f, const double *const *in, double *const *out) 
 
 /* ============================================================================ GMM */
 
-typedef struct gmm_data {
-  int     d, K, n, T; /* T = d(d+1)/2 */
-  double *alpha, *means, *icf, *x, gamma;
-  int     m;
-  double *all; /* the numbers of the file; the pointers above point into it */
-} gmm_data;
-
-static int gmm_read(const char *path, gmm_data *D) {
-  int64_t cnt;
-  memset(D, 0, sizeof *D);
-  double *v = read_numbers(path, &cnt);
-  if (!v || cnt < 3) return free(v), 0;
-  D->d = (int)v[0], D->K = (int)v[1], D->n = (int)v[2], D->T = D->d * (D->d + 1) / 2;
-  int64_t need = 3 + D->K + (int64_t)D->K * D->d + (int64_t)D->K * D->T + (int64_t)D->n * D->d + 2;
-  if (cnt != need) {
-    fprintf(stderr, "  %s: %lld numbers, want %lld\n", path, (long long)cnt, (long long)need);
-    return free(v), 0;
-  }
-  D->all = v;
-  D->alpha = v + 3;
-  D->means = D->alpha + D->K;
-  D->icf = D->means + D->K * D->d;
-  D->x = D->icf + D->K * D->T;
-  D->gamma = D->x[D->n * D->d];
-  D->m = (int)D->x[D->n * D->d + 1];
-  return 1;
-}
-
-/* the additive constant of F: -(n d / 2) log(2 pi) - K C */
-static double gmm_const(const gmm_data *D) {
-  int    d = D->d, N = d + D->m + 1;
-  double lgd = 0.25 * d * (d - 1) * log(ADB_PI);
-  for (int j = 1; j <= d; j++) lgd += lgamma(0.5 * N + 0.5 * (1 - j));
-  double C = N * d * (log(D->gamma) - 0.5 * log(2.0)) - lgd;
-  return -D->n * d * 0.5 * log(2 * ADB_PI) - D->K * C;
-}
-
-/* F(alpha [K], means [K,d], icf [K,T]); variant 0 builds Q with nb_concat + nb_take,
- * variant 1 with constant scatter matrices and nb_matmul */
-static nb_fn *gmm_fn(const gmm_data *D, int variant) {
-  int       d = D->d, K = D->K, n = D->n, T = D->T;
-  nb_graph *g = nb_graph_new();
-  int64_t   sa[1] = {K}, sm[2] = {K, d}, si[2] = {K, T};
-  nb_expr  *alpha = nb_input(g, "alpha", NB_F64, 1, sa);
-  nb_expr  *means = nb_input(g, "means", NB_F64, 2, sm);
-  nb_expr  *icf = nb_input(g, "icf", NB_F64, 2, si);
-  nb_expr  *q = nb_slice(icf, 1, 0, d, 1), *l = nb_slice(icf, 1, d, T, 1), *eq = nb_exp(q);
-  nb_expr  *Qflat;
-  /* position in [q | l] of Q[j][c]: the diagonal, the strict lower part column by column */
-  int64_t *pos = malloc((size_t)(d * d) * sizeof *pos);
-  for (int j = 0; j < d; j++)
-    for (int c = 0; c < d; c++) pos[j * d + c] = -1;
-  for (int j = 0; j < d; j++) pos[j * d + j] = j;
-  for (int c = 0, p = d; c < d; c++)
-    for (int j = c + 1; j < d; j++) pos[j * d + c] = p++;
-  if (variant == 0) {
-    int64_t  sz[2] = {K, 1};
-    nb_expr *parts[3] = {eq, l, nb_full(g, NB_F64, 2, sz, 0.0)};
-    nb_expr *cat = nb_concat(3, parts, 1); /* [K, T+1], the last column is 0 */
-    int64_t *idx = malloc((size_t)(d * d) * sizeof *idx);
-    for (int k = 0; k < d * d; k++) idx[k] = pos[k] < 0 ? T : pos[k];
-    Qflat = nb_take(cat, 1, d * d, idx);
-    free(idx);
-  } else {
-    double *S = calloc((size_t)T * d * d, sizeof *S); /* [T, d*d] */
-    for (int k = 0; k < d * d; k++)
-      if (pos[k] >= 0) S[pos[k] * d * d + k] = 1;
-    int64_t sd[2] = {d, d * d}, sl[2] = {T - d, d * d};
-    nb_expr *Sd = nb_const(g, NB_F64, 2, sd, S), *Sl = nb_const(g, NB_F64, 2, sl, S + d * d * d);
-    Qflat = nb_add(nb_matmul(eq, Sd), nb_matmul(l, Sl));
-    free(S);
-  }
-  free(pos);
-  int64_t  sQ[3] = {K, d, d}, sM[3] = {K, d, 1}, sX[3] = {1, d, n}, sK1[2] = {K, 1};
-  nb_expr *Q = nb_reshape(Qflat, 3, sQ);
-  double  *xT = malloc((size_t)n * d * sizeof *xT);
-  for (int i = 0; i < n; i++)
-    for (int j = 0; j < d; j++) xT[j * n + i] = D->x[i * d + j];
-  nb_expr *xc = nb_const(g, NB_F64, 3, sX, xT);
-  free(xT);
-  int      ax0[1] = {0}, ax1[1] = {1};
-  nb_expr *diff = nb_sub(xc, nb_reshape(means, 3, sM));            /* [K, d, n] */
-  nb_expr *sq = nb_sum(nb_square(nb_matmul(Q, diff)), 1, ax1, false); /* [K, n] */
-  nb_expr *sumq = nb_sum(q, 1, ax1, true);                          /* [K, 1] */
-  nb_expr *beta = nb_sub(nb_add(nb_reshape(alpha, 2, sK1), sumq), nb_muls(sq, 0.5));
-  nb_expr *ll = nb_sum(nb_logsumexp(beta, 1, ax0, false), 0, NULL, false);
-  nb_expr *F = nb_sub(ll, nb_muls(nb_logsumexp(alpha, 0, NULL, false), n));
-  nb_expr *frob = nb_add(nb_sum(nb_square(eq), 0, NULL, false), nb_sum(nb_square(l), 0, NULL, false));
-  nb_expr *prior = nb_sub(nb_muls(frob, 0.5 * D->gamma * D->gamma),
-                          nb_muls(nb_sum(q, 0, NULL, false), D->m));
-  F = nb_adds(nb_add(F, prior), gmm_const(D));
-  nb_expr *ins[3] = {alpha, means, icf};
-  nb_fn   *f = nb_fn_new(g, 3, ins, 1, &F);
-  if (!f) fprintf(stderr, "  gmm_fn: %s\n", nb_errmsg());
-  nb_graph_free(g);
-  return f;
+/* the shared reader (bench/gmm.h), reporting a failure */
+static int read_gmm(const char *path, gmm_data *D) {
+  char err[256];
+  if (gmm_read(path, D, err, sizeof err)) return 1;
+  fprintf(stderr, "  %s\n", err);
+  return 0;
 }
 
 static double gmm_value(nb_fn *f, const double *const *in) {
@@ -173,17 +58,17 @@ static int gmm_flat_grad(nb_fn *f, const gmm_data *D, int skip, const double *co
 
 static void test_gmm_test_txt(void) {
   gmm_data D;
-  if (!gmm_read(ADB_DIR "gmm/test.txt", &D)) {
+  if (!read_gmm(ADB_DIR "gmm/test.txt", &D)) {
     CHECK(!"gmm/test.txt readable");
     return;
   }
   CHECK(D.d == 2 && D.K == 3 && D.n == 1 && D.gamma == 1 && D.m == 0);
   int64_t nw;
-  double *want = read_numbers(ADB_DIR "expected/gmm_test_gradient.txt", &nw);
+  double *want = gmm_read_numbers(ADB_DIR "expected/gmm_test_gradient.txt", &nw);
   CHECK(want && nw == 18);
   const double *in[3] = {D.alpha, D.means, D.icf};
   for (int variant = 0; variant < 2; variant++) {
-    nb_fn *F = gmm_fn(&D, variant);
+    nb_fn *F = gmm_nabla(&D, variant);
     CHECK(F != NULL);
     if (!F) continue;
     CHECK_NEAR(gmm_value(F, in), 8.07380408004975791, 1e-12, 0);
@@ -245,13 +130,13 @@ static int gmm_flat_hessian(nb_fn *f, const gmm_data *D, const double *const *in
 
 static void test_gmm_hessian(void) {
   gmm_data D;
-  if (!gmm_read(ADB_DIR "gmm/test.txt", &D)) {
+  if (!read_gmm(ADB_DIR "gmm/test.txt", &D)) {
     CHECK(!"gmm/test.txt readable");
     return;
   }
   enum { N = 18 };
   const double *in[3] = {D.alpha, D.means, D.icf};
-  nb_fn        *F = gmm_fn(&D, 0), *gr = nb_grad(F, NULL), *H = nb_hessian(F, NULL);
+  nb_fn        *F = gmm_nabla(&D, 0), *gr = nb_grad(F, NULL), *H = nb_hessian(F, NULL);
   nb_fn        *Hf = nb_jacfwd(gr, NULL), *Hr = nb_jacrev(gr, NULL), *Hj = nb_jacobian(gr, NULL);
   CHECK(F && gr && H && Hf && Hr && Hj);
   if (F && gr && H && Hf && Hr && Hj) {
@@ -312,13 +197,13 @@ static void test_gmm_hessian(void) {
 
 static void test_gmm_1k_d2_K5(void) {
   gmm_data D;
-  if (!gmm_read(ADB_DIR "gmm/1k/gmm_d2_K5.txt", &D)) {
+  if (!read_gmm(ADB_DIR "gmm/1k/gmm_d2_K5.txt", &D)) {
     CHECK(!"gmm/1k/gmm_d2_K5.txt readable");
     return;
   }
   CHECK(D.d == 2 && D.K == 5 && D.n == 1000 && D.gamma == 1 && D.m == 0);
   enum { N = 30 };
-  nb_fn *F = gmm_fn(&D, 0), *F1 = gmm_fn(&D, 1), *gr = nb_grad(F, NULL), *gr1 = nb_grad(F1, NULL);
+  nb_fn *F = gmm_nabla(&D, 0), *F1 = gmm_nabla(&D, 1), *gr = nb_grad(F, NULL), *gr1 = nb_grad(F1, NULL);
   CHECK(F && F1 && gr && gr1);
   if (F && F1 && gr && gr1) {
     const double *in[3] = {D.alpha, D.means, D.icf};
@@ -360,7 +245,7 @@ typedef struct lstm_data {
 static int lstm_read(const char *path, lstm_data *D) {
   int64_t cnt;
   memset(D, 0, sizeof *D);
-  double *v = read_numbers(path, &cnt);
+  double *v = gmm_read_numbers(path, &cnt);
   if (!v || cnt < 3) return free(v), 0;
   D->l = (int)v[0], D->c = (int)v[1], D->b = (int)v[2];
   int64_t l = D->l, b = D->b, need = 3 + 2 * l * 4 * b + 3 * b + 2 * l * b + (int64_t)D->c * b;
@@ -494,7 +379,7 @@ static void test_lstm_full(void) {
   }
   enum { NM = 2 * 2 * 4 * 14, NE = 3 * 14, N = NM + NE };
   int64_t nw;
-  double *want = read_numbers(ADB_DIR "expected/lstm_l2_c1024_gradient.txt", &nw);
+  double *want = gmm_read_numbers(ADB_DIR "expected/lstm_l2_c1024_gradient.txt", &nw);
   CHECK(want && nw == N);
   double t0 = now_s();
   nb_fn *f = lstm_fn(&D, D.c - 1);
@@ -647,12 +532,12 @@ static void test_mlp(void) {
 
 static void test_gmm_node_counts(void) {
   gmm_data D;
-  if (!gmm_read(ADB_DIR "gmm/test.txt", &D)) {
+  if (!read_gmm(ADB_DIR "gmm/test.txt", &D)) {
     CHECK(!"gmm/test.txt readable");
     return;
   }
   for (int variant = 0; variant < 2; variant++) {
-    nb_fn *F = gmm_fn(&D, variant), *vj = nb_vjp(F, NULL), *H = nb_hessian(F, NULL);
+    nb_fn *F = gmm_nabla(&D, variant), *vj = nb_vjp(F, NULL), *H = nb_hessian(F, NULL);
     CHECK(F && vj && H);
     printf("  GMM test.txt (Q via %s): F %lld nodes, vjp(F) %lld, hessian(F) %lld\n",
            variant ? "scatter matmul" : "concat+take", (long long)nb_fn_node_count(F),
