@@ -17,87 +17,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "nabla.h"
+#define SHOW_RTOL 1e-7
+#define SHOW_ATOL 1e-12
+#include "example.h"
 
 #define NX 1000 /* size of the high-dimensional input */
 
-/* ---- small reporting helpers --------------------------------------------- */
 
-static bool all_ok = true; /* false once a value differs from the expected one */
 
-/* A nabla call failed: print why (nb_errmsg) and make the example fail. */
-static int fail(const char *what) {
-  fprintf(stderr, "error: %s failed: %s\n", what, nb_errmsg());
-  return 1;
-}
 
-/* A transformation returned NULL. While differentiation is being written the
- * library answers "not implemented yet": say so and end successfully. */
-static int unavailable(const char *what) {
-  if (strstr(nb_errmsg(), "not implemented")) {
-    printf("derivatives: not available yet (%s)\n", nb_errmsg());
-    return 0;
-  }
-  return fail(what);
-}
 
-/* numpy.allclose: |got - want| <= atol + rtol * |want| everywhere */
-static bool allclose(const double *got, const double *want, int64_t n, double rtol, double atol) {
-  for (int64_t i = 0; i < n; i++)
-    if (!(fabs(got[i] - want[i]) <= atol + rtol * fabs(want[i]))) return false;
-  return true;
-}
 
-static void print_vec(const double *v, int n) {
-  printf("[");
-  for (int i = 0; i < n; i++) printf(i ? " %.9g" : "%.9g", v[i]);
-  printf("]");
-}
 
-/* "label = [got]   expected [want] (source)  ok" */
-static void show(const char *label, const double *got, const double *want, int n,
-                 const char *source) {
-  bool ok = allclose(got, want, n, 1e-7, 1e-12);
-  printf("%-24s = ", label);
-  print_vec(got, n);
-  printf("   expected ");
-  print_vec(want, n);
-  printf(" (%s)  %s\n", source, ok ? "ok" : "MISMATCH");
-  all_ok = all_ok && ok;
-}
 
-/* "label True   (seed: True)" */
-static void show_bool(const char *label, bool got, const char *source) {
-  printf("%s %s   (%s: True)\n", label, got ? "True" : "False", source);
-  all_ok = all_ok && got;
-}
 
-/* Guards the buffers below: the function has the inputs and outputs we expect. */
-static bool has_signature(const nb_fn *f, const char *what, int nin, const int64_t *in_sizes,
-                          int nout, const int64_t *out_sizes) {
-  bool ok = nb_fn_nin(f) == nin && nb_fn_nout(f) == nout;
-  for (int i = 0; ok && i < nin; i++)
-    ok = nb_fn_in_size(f, i) == in_sizes[i] && nb_fn_in_dtype(f, i) == NB_F64;
-  for (int j = 0; ok && j < nout; j++)
-    ok = nb_fn_out_size(f, j) == out_sizes[j] && nb_fn_out_dtype(f, j) == NB_F64;
-  if (!ok) fprintf(stderr, "error: %s does not have the expected signature\n", what);
-  return ok;
-}
-
-/* A deterministic stand-in for np.random.randn: splitmix64 + Box-Muller. */
-static uint64_t rng_state = 42;
-static double uniform(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return ((double)(z >> 11) + 0.5) * 0x1.0p-53; /* in (0, 1) */
-}
-static double normal(void) {
-  return sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform());
-}
 
 /* ---- the functions --------------------------------------------------------- */
 
@@ -172,11 +106,11 @@ int main(void) {
   nb_errclear();
   f_vjp = nb_vjp(f, NULL); /* inputs (x, w), outputs (f(x), wᵀ·J(x)) */
   if (!f_vjp) {
-    rc = unavailable("nb_vjp(f)");
+    rc = fail("nb_vjp(f)");
     goto done;
   }
   const int64_t vjp_in[2] = {2, 3}, vjp_out[2] = {3, 2};
-  if (!has_signature(f_vjp, "nb_vjp(f)", 2, vjp_in, 2, vjp_out)) goto done;
+  if (!check_signature(f_vjp, "nb_vjp(f)", NB_F64, 2, vjp_in, 2, vjp_out)) goto done;
   const double w[3] = {1.0, 0.5, 2.0};
   double y2[3], auto_vjp[2];
   const void *vjp_args[2] = {x, w};
@@ -191,11 +125,11 @@ int main(void) {
 
   f_jac = nb_jacobian(f, NULL); /* arc.jac: J(x) of shape [3, 2] */
   if (!f_jac) {
-    rc = unavailable("nb_jacobian(f)");
+    rc = fail("nb_jacobian(f)");
     goto done;
   }
   const int64_t jac_in[1] = {2}, jac_out[1] = {6};
-  if (!has_signature(f_jac, "nb_jacobian(f)", 1, jac_in, 1, jac_out)) goto done;
+  if (!check_signature(f_jac, "nb_jacobian(f)", NB_F64, 1, jac_in, 1, jac_out)) goto done;
   double J[3][2], manual_vjp[2] = {0, 0};
   void *jac_res[1] = {J};
   if (nb_call(f_jac, f_in, jac_res) != NB_OK) {
@@ -210,17 +144,17 @@ int main(void) {
 
   h_grad = nb_grad(h, NULL);
   if (!h_grad) {
-    rc = unavailable("nb_grad(h)");
+    rc = fail("nb_grad(h)");
     goto done;
   }
   h_vjp = nb_vjp(h, NULL); /* inputs (x, w) with w a scalar */
   if (!h_vjp) {
-    rc = unavailable("nb_vjp(h)");
+    rc = fail("nb_vjp(h)");
     goto done;
   }
   const int64_t g_in[1] = {NX}, g_out[1] = {NX}, hv_in[2] = {NX, 1}, hv_out[2] = {1, NX};
-  if (!has_signature(h_grad, "nb_grad(h)", 1, g_in, 1, g_out) ||
-      !has_signature(h_vjp, "nb_vjp(h)", 2, hv_in, 2, hv_out))
+  if (!check_signature(h_grad, "nb_grad(h)", NB_F64, 1, g_in, 1, g_out) ||
+      !check_signature(h_vjp, "nb_vjp(h)", NB_F64, 2, hv_in, 2, hv_out))
     goto done;
   const double one = 1.0;
   double hy;

@@ -17,54 +17,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "nabla.h"
+#define SHOW_RTOL 1e-6
+#define SHOW_ATOL 1e-7
+#include "example.h"
 
-/* ---- small reporting helpers --------------------------------------------- */
 
-static bool all_ok = true; /* false once a value differs from the expected one */
 
-static int fail(const char *what) {
-  fprintf(stderr, "error: %s failed: %s\n", what, nb_errmsg());
-  return 1;
-}
 
-/* A transformation returned NULL. While differentiation is being written the
- * library answers "not implemented yet": say so and end successfully. */
-static int unavailable(const char *what) {
-  if (strstr(nb_errmsg(), "not implemented")) {
-    printf("derivatives: not available yet (%s)\n", nb_errmsg());
-    return 0;
-  }
-  return fail(what);
-}
 
-/* "label = [got]   expected [want] (source)  ok"; float32 results, 1e-6 relative */
-static void show(const char *label, const float *got, const double *want, int n,
-                 const char *source) {
-  bool ok = true;
-  printf("%-26s = [", label);
-  for (int i = 0; i < n; i++) {
-    printf(i ? " %.7g" : "%.7g", got[i]);
-    ok = ok && fabs(got[i] - want[i]) <= 1e-7 + 1e-6 * fabs(want[i]);
-  }
-  printf("]   expected [");
-  for (int i = 0; i < n; i++) printf(i ? " %.7g" : "%.7g", want[i]);
-  printf("] (%s)  %s\n", source, ok ? "ok" : "MISMATCH");
-  all_ok = all_ok && ok;
-}
-
-/* Guards the buffers below: nin scalar inputs and nout scalar outputs, all float32. */
-static bool has_signature(const nb_fn *f, const char *what, int nin, int nout) {
-  bool ok = nb_fn_nin(f) == nin && nb_fn_nout(f) == nout;
-  for (int i = 0; ok && i < nin; i++)
-    ok = nb_fn_in_size(f, i) == 1 && nb_fn_in_dtype(f, i) == NB_F32;
-  for (int j = 0; ok && j < nout; j++)
-    ok = nb_fn_out_size(f, j) == 1 && nb_fn_out_dtype(f, j) == NB_F32;
-  if (!ok) fprintf(stderr, "error: %s does not have the expected signature\n", what);
-  return ok;
-}
 
 /* f(x, y) = (sin x, cos y); with_aux adds a third output x + y (JAX's has_aux). */
 static nb_fn *build_f(bool with_aux) {
@@ -99,16 +60,16 @@ int main(void) {
     goto done;
   }
   const double want_primals[3] = {sin(0.5), cos(1.0), 1.5};
-  show("primals = f(0.5, 1.0)", primals, want_primals, 2, "analytic");
+  show32("primals = f(0.5, 1.0)", primals, want_primals, 2, "analytic");
 
   /* ---- derivatives ---- */
   nb_errclear();
   f_vjp = nb_vjp(f, NULL);
   if (!f_vjp) {
-    rc = unavailable("nb_vjp(f)");
+    rc = fail("nb_vjp(f)");
     goto done;
   }
-  if (!has_signature(f_vjp, "nb_vjp(f)", 4, 4)) goto done;
+  if (!check_signature(f_vjp, "nb_vjp(f)", NB_F32, 4, NULL, 4, NULL)) goto done;
   const float xt = -0.7f, yt = 0.3f;
   float outs[5];
   const void *vjp_args[4] = {&x, &y, &xt, &yt};
@@ -118,32 +79,32 @@ int main(void) {
     goto done;
   }
   const double want_bars[2] = {-0.7 * cos(0.5), 0.3 * -sin(1.0)};
-  show("xbar, ybar = f_vjp(-0.7, 0.3)", &outs[2], want_bars, 2, "analytic");
-  show("primals from f_vjp", outs, want_primals, 2, "analytic");
+  show32("xbar, ybar = f_vjp(-0.7, 0.3)", &outs[2], want_bars, 2, "analytic");
+  show32("primals from f_vjp", outs, want_primals, 2, "analytic");
 
   /* has_aux: the last output (x + y) is passed through, not differentiated */
   const nb_diff_opts aux = {0, NULL, 1};
   fa_vjp = nb_vjp(fa, &aux); /* (x, y, xt, yt) -> (sin x, cos y, x + y, xbar, ybar) */
   if (!fa_vjp) {
-    rc = unavailable("nb_vjp(f, has_aux)");
+    rc = fail("nb_vjp(f, has_aux)");
     goto done;
   }
-  if (!has_signature(fa_vjp, "nb_vjp(f, has_aux)", 4, 5)) goto done;
+  if (!check_signature(fa_vjp, "nb_vjp(f, has_aux)", NB_F32, 4, NULL, 5, NULL)) goto done;
   void *aux_res[5] = {&outs[0], &outs[1], &outs[2], &outs[3], &outs[4]};
   if (nb_call(fa_vjp, vjp_args, aux_res)) {
     rc = fail("nb_call(f_vjp, has_aux)");
     goto done;
   }
-  show("has_aux: aux", &outs[2], &want_primals[2], 1, "analytic");
-  show("has_aux: xbar, ybar", &outs[3], want_bars, 2, "analytic");
+  show32("has_aux: aux", &outs[2], &want_primals[2], 1, "analytic");
+  show32("has_aux: xbar, ybar", &outs[3], want_bars, 2, "analytic");
 
   /* grad is a vjp with cotangent 1: differentiate sin x only (cos y is auxiliary) */
   f_grad = nb_grad(f, &aux); /* (x, y) -> (d sin(x)/dx, d sin(x)/dy) */
   if (!f_grad) {
-    rc = unavailable("nb_grad(f)");
+    rc = fail("nb_grad(f)");
     goto done;
   }
-  if (!has_signature(f_grad, "nb_grad(f)", 2, 2)) goto done;
+  if (!check_signature(f_grad, "nb_grad(f)", NB_F32, 2, NULL, 2, NULL)) goto done;
   float grads[2];
   void *grad_res[2] = {&grads[0], &grads[1]};
   if (nb_call(f_grad, args, grad_res)) {
@@ -151,14 +112,14 @@ int main(void) {
     goto done;
   }
   const double want_grads[2] = {cos(0.5), 0.0};
-  show("grad of sin(x) wrt (x, y)", grads, want_grads, 2, "analytic");
+  show32("grad of sin(x) wrt (x, y)", grads, want_grads, 2, "analytic");
   const float one = 1.0f, zero = 0.0f;
   const void *unit_args[4] = {&x, &y, &one, &zero};
   if (nb_call(f_vjp, unit_args, vjp_res)) {
     rc = fail("nb_call(f_vjp)");
     goto done;
   }
-  show("f_vjp(1, 0), the same", &outs[2], want_grads, 2, "analytic");
+  show32("f_vjp(1, 0), the same", &outs[2], want_grads, 2, "analytic");
   rc = 0;
 
 done:

@@ -22,7 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nabla.h"
+#include "example.h"
 
 enum { B = 5, D = 4, H = 5, C = 3, K = 4 };
 
@@ -33,15 +33,9 @@ static const int     poff[5] = {OFF_W1, OFF_B1, OFF_W2, OFF_B2, NP};
 static const int64_t pshape[4][2] = {{D, H}, {H, 0}, {H, C}, {C, 0}};
 static const int     prank[4] = {2, 1, 2, 1};
 
-static bool all_ok = true;
 #define FD_STEP 1e-6
 #define TOL 1e-7 /* |AD - FD| <= TOL * (1 + |FD|): central differences in f64 */
 
-/* ---- reporting ---------------------------------------------------------------- */
-static int fail(const char *what) {
-  fprintf(stderr, "error: %s failed: %s\n", what, nb_errmsg());
-  return 1;
-}
 
 /* "label  AD [a0 a1 a2 ...]  FD [f0 f1 f2 ...]  max |AD - FD| = e  ok" */
 static void report(const char *label, const double *ad, const double *fd, int n) {
@@ -61,16 +55,6 @@ static void report(const char *label, const double *ad, const double *fd, int n)
   all_ok = all_ok && ok;
 }
 
-/* a deterministic stand-in for torch.randn: splitmix64 + Box-Muller */
-static uint64_t rng_state = 42;
-static double   uniform(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return ((double)(z >> 11) + 0.5) * 0x1.0p-53;
-}
-static double normal(void) { return sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform()); }
 
 /* ---- the functions ----------------------------------------------------------- */
 

@@ -19,55 +19,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "nabla.h"
+#define SHOW_RTOL 1e-5
+#define SHOW_ATOL 1e-6
+#include "example.h"
 
-/* ---- small reporting helpers --------------------------------------------- */
 
-static bool all_ok = true; /* false once a value differs from the expected one */
 
-static int fail(const char *what) {
-  fprintf(stderr, "error: %s failed: %s\n", what, nb_errmsg());
-  return 1;
-}
 
-/* A transformation returned NULL. While differentiation is being written the
- * library answers "not implemented yet": say so and end successfully. */
-static int unavailable(const char *what) {
-  if (strstr(nb_errmsg(), "not implemented")) {
-    printf("derivatives: not available yet (%s)\n", nb_errmsg());
-    return 0;
-  }
-  return fail(what);
-}
 
-/* "label = [got]   expected [want] (source)  ok"; float32 results, 1e-5 relative */
-static void show(const char *label, const float *got, const double *want, int n,
-                 const char *source) {
-  bool ok = true;
-  printf("%-22s = [", label);
-  for (int i = 0; i < n; i++) {
-    printf(i ? " %.8g" : "%.8g", got[i]);
-    ok = ok && fabs(got[i] - want[i]) <= 1e-6 + 1e-5 * fabs(want[i]);
-  }
-  printf("]   expected [");
-  for (int i = 0; i < n; i++) printf(i ? " %.8g" : "%.8g", want[i]);
-  printf("] (%s)  %s\n", source, ok ? "ok" : "MISMATCH");
-  all_ok = all_ok && ok;
-}
-
-/* Guards the buffers below: the function has the inputs and outputs we expect. */
-static bool has_signature(const nb_fn *f, const char *what, int nin, const int64_t *in_sizes,
-                          int nout, const int64_t *out_sizes) {
-  bool ok = nb_fn_nin(f) == nin && nb_fn_nout(f) == nout;
-  for (int i = 0; ok && i < nin; i++)
-    ok = nb_fn_in_size(f, i) == in_sizes[i] && nb_fn_in_dtype(f, i) == NB_F32;
-  for (int j = 0; ok && j < nout; j++)
-    ok = nb_fn_out_size(f, j) == out_sizes[j] && nb_fn_out_dtype(f, j) == NB_F32;
-  if (!ok) fprintf(stderr, "error: %s does not have the expected signature\n", what);
-  return ok;
-}
 
 /* ---- the functions --------------------------------------------------------- */
 
@@ -127,7 +87,7 @@ int main(void) {
     goto done;
   }
   const double seed_y[3] = {9.61084, 7.59375, 8.542969};
-  show("fn(x)", y, seed_y, 3, "seed");
+  show32("fn(x)", y, seed_y, 3, "seed");
 
   const float dx[4] = {2, 3, 1, 4}, kernel[2] = {-1.3399825f, 1.3681983f}, bias[1] = {0};
   const float targets[2] = {1, -1};
@@ -143,7 +103,7 @@ int main(void) {
     rc = fail("nb_call(loss)");
     goto done;
   }
-  show("dense loss", &l, &want_loss, 1, "analytic");
+  show32("dense loss", &l, &want_loss, 1, "analytic");
 
   /* ---- derivatives ---- */
   nb_errclear();
@@ -160,68 +120,68 @@ int main(void) {
   /* ## JVP ## */
   jacf = nb_jacfwd(fn, NULL); /* full_jacobian, shape (3, 4) */
   if (!jacf) {
-    rc = unavailable("nb_jacfwd");
+    rc = fail("nb_jacfwd");
     goto done;
   }
-  if (!has_signature(jacf, "nb_jacfwd(fn)", 1, s4, 1, s12)) goto done;
+  if (!check_signature(jacf, "nb_jacfwd(fn)", NB_F32, 1, s4, 1, s12)) goto done;
   if (nb_call(jacf, fn_args, jac_res)) {
     rc = fail("nb_call(jacfwd)");
     goto done;
   }
-  for (int i = 0; i < 3; i++) show(i ? "" : "jacfwd(fn)(x)", J[i], seed_J + 4 * i, 4, "seed");
+  for (int i = 0; i < 3; i++) show32(i ? "" : "jacfwd(fn)(x)", J[i], seed_J + 4 * i, 4, "seed");
   for (int i = 0; i < 3; i++) {
     prod[i] = 0;
     for (int j = 0; j < 4; j++) prod[i] += J[i][j] * tv[j];
   }
-  show("full_jacobian @ v", prod, seed_jvp, 3, "seed");
+  show32("full_jacobian @ v", prod, seed_jvp, 3, "seed");
 
   jvp = nb_jvp(fn, NULL); /* (x, v) -> (fn(x), J v) */
   if (!jvp) {
-    rc = unavailable("nb_jvp");
+    rc = fail("nb_jvp");
     goto done;
   }
-  if (!has_signature(jvp, "nb_jvp(fn)", 2, s44, 2, s33)) goto done;
+  if (!check_signature(jvp, "nb_jvp(fn)", NB_F32, 2, s44, 2, s33)) goto done;
   const void *jvp_args[2] = {x, tv};
   void *jvp_res[2] = {out_y, prod};
   if (nb_call(jvp, jvp_args, jvp_res)) {
     rc = fail("nb_call(jvp)");
     goto done;
   }
-  show("f_evaluated", out_y, seed_y, 3, "seed");
-  show("jvp_evaluated", prod, seed_jvp, 3, "seed");
+  show32("f_evaluated", out_y, seed_y, 3, "seed");
+  show32("jvp_evaluated", prod, seed_jvp, 3, "seed");
 
   /* ## VJP ## */
   jacr = nb_jacrev(fn, NULL);
   if (!jacr) {
-    rc = unavailable("nb_jacrev");
+    rc = fail("nb_jacrev");
     goto done;
   }
-  if (!has_signature(jacr, "nb_jacrev(fn)", 1, s4, 1, s12)) goto done;
+  if (!check_signature(jacr, "nb_jacrev(fn)", NB_F32, 1, s4, 1, s12)) goto done;
   if (nb_call(jacr, fn_args, jac_res)) {
     rc = fail("nb_call(jacrev)");
     goto done;
   }
-  for (int i = 0; i < 3; i++) show(i ? "" : "jacrev(fn)(x)", J[i], seed_J + 4 * i, 4, "seed");
+  for (int i = 0; i < 3; i++) show32(i ? "" : "jacrev(fn)(x)", J[i], seed_J + 4 * i, 4, "seed");
   for (int j = 0; j < 4; j++) {
     prod[j] = 0;
     for (int i = 0; i < 3; i++) prod[j] += cv[i] * J[i][j];
   }
-  show("v.T @ full_jacobian", prod, seed_vjp, 4, "seed");
+  show32("v.T @ full_jacobian", prod, seed_vjp, 4, "seed");
 
   vjp = nb_vjp(fn, NULL); /* (x, v) -> (fn(x), vᵀ J) */
   if (!vjp) {
-    rc = unavailable("nb_vjp");
+    rc = fail("nb_vjp");
     goto done;
   }
-  if (!has_signature(vjp, "nb_vjp(fn)", 2, s43, 2, s34)) goto done;
+  if (!check_signature(vjp, "nb_vjp(fn)", NB_F32, 2, s43, 2, s34)) goto done;
   const void *vjp_args[2] = {x, cv};
   void *vjp_res[2] = {out_y, prod};
   if (nb_call(vjp, vjp_args, vjp_res)) {
     rc = fail("nb_call(vjp)");
     goto done;
   }
-  show("f_evaluated", out_y, seed_y, 3, "seed");
-  show("vjp", prod, seed_vjp, 4, "seed");
+  show32("f_evaluated", out_y, seed_y, 3, "seed");
+  show32("vjp", prod, seed_vjp, 4, "seed");
 
   /* ## Dense layer: forward-mode product with respect to one input ## */
   const int wrt_kernel[1] = {1}, wrt_x[1] = {0};
@@ -229,12 +189,12 @@ int main(void) {
   jvp_kernel = nb_jvp(loss, &o_kernel); /* (x, kernel, bias, targets, t_kernel) */
   jvp_x = jvp_kernel ? nb_jvp(loss, &o_x) : NULL; /* (x, kernel, bias, targets, t_x) */
   if (!jvp_kernel || !jvp_x) {
-    rc = unavailable("nb_jvp(loss)");
+    rc = fail("nb_jvp(loss)");
     goto done;
   }
   const int64_t lk_in[5] = {4, 2, 1, 2, 2}, lx_in[5] = {4, 2, 1, 2, 4}, l_out[2] = {1, 1};
-  if (!has_signature(jvp_kernel, "nb_jvp(loss, wrt kernel)", 5, lk_in, 2, l_out) ||
-      !has_signature(jvp_x, "nb_jvp(loss, wrt x)", 5, lx_in, 2, l_out))
+  if (!check_signature(jvp_kernel, "nb_jvp(loss, wrt kernel)", NB_F32, 5, lk_in, 2, l_out) ||
+      !check_signature(jvp_x, "nb_jvp(loss, wrt x)", NB_F32, 5, lx_in, 2, l_out))
     goto done;
   const float t_kernel[2] = {1, 0}, t_x[4] = {0, 0, 0, 1};
   float lj[2];
@@ -246,12 +206,12 @@ int main(void) {
     goto done;
   }
   const double seed_lk = 11.96414, seed_lx = 14.045405;
-  show("jvp along kernel", &lj[1], &seed_lk, 1, "seed");
+  show32("jvp along kernel", &lj[1], &seed_lk, 1, "seed");
   if (nb_call(jvp_x, lx_args, l_res)) {
     rc = fail("nb_call(jvp(loss))");
     goto done;
   }
-  show("jvp along x", &lj[1], &seed_lx, 1, "seed");
+  show32("jvp along x", &lj[1], &seed_lx, 1, "seed");
   rc = 0;
 
 done:

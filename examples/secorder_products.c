@@ -20,72 +20,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "nabla.h"
+#define SHOW_RTOL 1e-9
+#define SHOW_ATOL 1e-12
+#include "example.h"
 
-/* ---- small reporting helpers --------------------------------------------- */
 
-static bool all_ok = true; /* false once a value differs from the expected one */
 
-static int fail(const char *what) {
-  fprintf(stderr, "error: %s failed: %s\n", what, nb_errmsg());
-  return 1;
-}
 
-/* A transformation returned NULL. While differentiation is being written the
- * library answers "not implemented yet": say so and end successfully. */
-static int unavailable(const char *what) {
-  if (strstr(nb_errmsg(), "not implemented")) {
-    printf("derivatives: not available yet (%s)\n", nb_errmsg());
-    return 0;
-  }
-  return fail(what);
-}
 
-static void print_vec(const double *v, int n) {
-  printf("[");
-  for (int i = 0; i < n; i++) printf(i ? " %.8g" : "%.8g", v[i]);
-  printf("]");
-}
 
-/* "label = [got]   expected [want] (source)  ok" */
-static void show(const char *label, const double *got, const double *want, int n,
-                 const char *source) {
-  bool ok = true;
-  for (int i = 0; i < n; i++) ok = ok && fabs(got[i] - want[i]) <= 1e-12 + 1e-9 * fabs(want[i]);
-  printf("%-28s = ", label);
-  print_vec(got, n);
-  printf("   expected ");
-  print_vec(want, n);
-  printf(" (%s)  %s\n", source, ok ? "ok" : "MISMATCH");
-  all_ok = all_ok && ok;
-}
 
-/* Guards the buffers below: the function has the inputs and outputs we expect. */
-static bool has_signature(const nb_fn *f, const char *what, int nin, const int64_t *in_sizes,
-                          int nout, const int64_t *out_sizes) {
-  bool ok = nb_fn_nin(f) == nin && nb_fn_nout(f) == nout;
-  for (int i = 0; ok && i < nin; i++)
-    ok = nb_fn_in_size(f, i) == in_sizes[i] && nb_fn_in_dtype(f, i) == NB_F64;
-  for (int j = 0; ok && j < nout; j++)
-    ok = nb_fn_out_size(f, j) == out_sizes[j] && nb_fn_out_dtype(f, j) == NB_F64;
-  if (!ok) fprintf(stderr, "error: %s does not have the expected signature\n", what);
-  return ok;
-}
-
-/* A deterministic stand-in for torch.randn: splitmix64 + Box-Muller. */
-static uint64_t rng_state = 7;
-static double uniform(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return ((double)(z >> 11) + 0.5) * 0x1.0p-53;
-}
-static double normal(void) {
-  return sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform());
-}
 
 /* ---- the functions --------------------------------------------------------- */
 
@@ -171,10 +116,10 @@ int main(void) {
 
   jvp = nb_jvp(func, NULL); /* (x, v) -> (func(x), J v) */
   if (!jvp) {
-    rc = unavailable("nb_jvp");
+    rc = fail("nb_jvp");
     goto done;
   }
-  if (!has_signature(jvp, "nb_jvp(func)", 2, s22, 2, s22)) goto done;
+  if (!check_signature(jvp, "nb_jvp(func)", NB_F64, 2, s22, 2, s22)) goto done;
   const void *xv[2] = {x, v};
   void *yp[2] = {out_y, prod};
   if (nb_call(jvp, xv, yp)) {
@@ -185,10 +130,10 @@ int main(void) {
 
   vjp = nb_vjp(func, NULL); /* (x, v) -> (func(x), vᵀ J) */
   if (!vjp) {
-    rc = unavailable("nb_vjp");
+    rc = fail("nb_vjp");
     goto done;
   }
-  if (!has_signature(vjp, "nb_vjp(func)", 2, s22, 2, s22)) goto done;
+  if (!check_signature(vjp, "nb_vjp(func)", NB_F64, 2, s22, 2, s22)) goto done;
   if (nb_call(vjp, xv, yp)) {
     rc = fail("nb_call(vjp)");
     goto done;
@@ -201,10 +146,10 @@ int main(void) {
   void *yb[2] = {out_y, batch};
   bjvp = nb_batch_jvp_sized(func, 2, NULL);
   if (!bjvp) {
-    rc = unavailable("nb_batch_jvp_sized");
+    rc = fail("nb_batch_jvp_sized");
     goto done;
   }
-  if (!has_signature(bjvp, "nb_batch_jvp_sized(func, 2)", 2, sb_in, 2, sb_out)) goto done;
+  if (!check_signature(bjvp, "nb_batch_jvp_sized(func, 2)", NB_F64, 2, sb_in, 2, sb_out)) goto done;
   if (nb_call(bjvp, xvs, yb)) {
     rc = fail("nb_call(batch_jvp)");
     goto done;
@@ -214,10 +159,10 @@ int main(void) {
 
   bvjp = nb_batch_vjp_sized(func, 2, NULL);
   if (!bvjp) {
-    rc = unavailable("nb_batch_vjp_sized");
+    rc = fail("nb_batch_vjp_sized");
     goto done;
   }
-  if (!has_signature(bvjp, "nb_batch_vjp_sized(func, 2)", 2, sb_in, 2, sb_out)) goto done;
+  if (!check_signature(bvjp, "nb_batch_vjp_sized(func, 2)", NB_F64, 2, sb_in, 2, sb_out)) goto done;
   if (nb_call(bvjp, xvs, yb)) {
     rc = fail("nb_call(batch_vjp)");
     goto done;
@@ -226,10 +171,10 @@ int main(void) {
 
   jac = nb_jacrev(func, NULL); /* full_jacobian: shape (2, 2) = output ++ param shape */
   if (!jac) {
-    rc = unavailable("nb_jacrev");
+    rc = fail("nb_jacrev");
     goto done;
   }
-  if (!has_signature(jac, "nb_jacrev(func)", 1, s1, 1, s4)) goto done;
+  if (!check_signature(jac, "nb_jacrev(func)", NB_F64, 1, s1, 1, s4)) goto done;
   void *jres[1] = {full};
   if (nb_call(jac, fx, jres)) {
     rc = fail("nb_call(jacrev)");
@@ -242,11 +187,11 @@ int main(void) {
   const nb_diff_opts wrt_params = {2, params, 0};
   mjvp = nb_jvp(model, &wrt_params); /* (x, W, b, tW, tb) -> (y, x·tW + tb) */
   if (!mjvp) {
-    rc = unavailable("nb_jvp(model)");
+    rc = fail("nb_jvp(model)");
     goto done;
   }
   const int64_t mj_in[5] = {10, 10, 1, 10, 1}, mj_out[2] = {1, 1};
-  if (!has_signature(mjvp, "nb_jvp(model)", 5, mj_in, 2, mj_out)) goto done;
+  if (!check_signature(mjvp, "nb_jvp(model)", NB_F64, 5, mj_in, 2, mj_out)) goto done;
   double mjv[1], want_mjv[1] = {tb[0]};
   for (int i = 0; i < 10; i++) want_mjv[0] += mx[i] * tW[i];
   const void *mj_args[5] = {mx, mW, mb, tW, tb};
@@ -259,11 +204,11 @@ int main(void) {
 
   mvjp = nb_vjp(model, &wrt_params); /* (x, W, b, v) -> (y, v xᵀ, v) */
   if (!mvjp) {
-    rc = unavailable("nb_vjp(model)");
+    rc = fail("nb_vjp(model)");
     goto done;
   }
   const int64_t mv_in[4] = {10, 10, 1, 1}, mv_out[3] = {1, 10, 1};
-  if (!has_signature(mvjp, "nb_vjp(model)", 4, mv_in, 3, mv_out)) goto done;
+  if (!check_signature(mvjp, "nb_vjp(model)", NB_F64, 4, mv_in, 3, mv_out)) goto done;
   const double mv[1] = {normal()};
   double gW[10], gb[1], want_gW[10];
   for (int i = 0; i < 10; i++) want_gW[i] = mv[0] * mx[i];
@@ -282,11 +227,11 @@ int main(void) {
   const nb_diff_opts wrt_x = {1, first, 0};
   jvp_of_vjp = nb_jvp(vjp, &wrt_x); /* (x, v, tx) -> (y, vᵀJ, J tx, d(vᵀJ)) */
   if (!jvp_of_vjp) {
-    rc = unavailable("nb_jvp(nb_vjp(func))");
+    rc = fail("nb_jvp(nb_vjp(func))");
     goto done;
   }
   const int64_t jv_in[3] = {2, 2, 2}, jv_out[4] = {2, 2, 2, 2};
-  if (!has_signature(jvp_of_vjp, "nb_jvp(nb_vjp(func))", 3, jv_in, 4, jv_out)) goto done;
+  if (!check_signature(jvp_of_vjp, "nb_jvp(nb_vjp(func))", NB_F64, 3, jv_in, 4, jv_out)) goto done;
   const double tx[2] = {1.0, 1.0};
   double o0[2], o1[2], o2[2], o3[2];
   const void *jv_args[3] = {x, v, tx};
@@ -300,10 +245,10 @@ int main(void) {
 
   hvp = nb_hvp(loss, NULL); /* (x, v) -> H v for sum(func(x)); H = [[2, 0], [0, 6]] */
   if (!hvp) {
-    rc = unavailable("nb_hvp");
+    rc = fail("nb_hvp");
     goto done;
   }
-  if (!has_signature(hvp, "nb_hvp(loss)", 2, s22, 1, s1)) goto done;
+  if (!check_signature(hvp, "nb_hvp(loss)", NB_F64, 2, s22, 1, s1)) goto done;
   void *hres[1] = {prod};
   if (nb_call(hvp, xv, hres)) {
     rc = fail("nb_call(hvp)");
@@ -314,10 +259,10 @@ int main(void) {
 
   hess = nb_hessian(loss, NULL);
   if (!hess) {
-    rc = unavailable("nb_hessian");
+    rc = fail("nb_hessian");
     goto done;
   }
-  if (!has_signature(hess, "nb_hessian(loss)", 1, s1, 1, s4)) goto done;
+  if (!check_signature(hess, "nb_hessian(loss)", NB_F64, 1, s1, 1, s4)) goto done;
   if (nb_call(hess, fx, jres)) {
     rc = fail("nb_call(hessian)");
     goto done;

@@ -18,72 +18,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "nabla.h"
+#include "example.h"
 
 #define N 1000
 
-/* ---- small reporting helpers --------------------------------------------- */
-
-static bool all_ok = true; /* false once a value differs from the expected one */
-
-static int fail(const char *what) {
-  fprintf(stderr, "error: %s failed: %s\n", what, nb_errmsg());
-  return 1;
-}
-
-/* A transformation returned NULL. While differentiation is being written the
- * library answers "not implemented yet": say so and end successfully. */
-static int unavailable(const char *what) {
-  if (strstr(nb_errmsg(), "not implemented")) {
-    printf("derivatives: not available yet (%s)\n", nb_errmsg());
-    return 0;
-  }
-  return fail(what);
-}
-
 /* torch.allclose defaults: |got - want| <= 1e-8 + 1e-5 * |want| everywhere */
-static bool allclose(const double *got, const double *want, int64_t n) {
-  for (int64_t i = 0; i < n; i++)
-    if (!(fabs(got[i] - want[i]) <= 1e-8 + 1e-5 * fabs(want[i]))) return false;
-  return true;
-}
+#define torch_allclose(got, want, n) allclose((got), (want), (n), 1e-5, 1e-8)
 
 /* "label[0:3] = [...]   direct C [...]   allclose over all n values: True" */
 static void show_head(const char *label, const double *got, const double *want, int64_t n) {
-  bool ok = allclose(got, want, n);
+  bool ok = torch_allclose(got, want, n);
   printf("%-20s = [%.8g %.8g %.8g ...]   direct C [%.8g %.8g %.8g ...]   allclose: %s\n", label,
          got[0], got[1], got[2], want[0], want[1], want[2], ok ? "True" : "False");
   all_ok = all_ok && ok;
-}
-
-/* "Are derivatives correct? True   (seed: True)" */
-static void show_bool(const char *label, bool got) {
-  printf("%s %s   (seed: True)\n", label, got ? "True" : "False");
-  all_ok = all_ok && got;
-}
-
-/* Guards the buffers below: the function has the inputs and outputs we expect. */
-static bool has_signature(const nb_fn *f, const char *what, int nin, const int64_t *in_sizes,
-                          int nout, const int64_t *out_sizes) {
-  bool ok = nb_fn_nin(f) == nin && nb_fn_nout(f) == nout;
-  for (int i = 0; ok && i < nin; i++)
-    ok = nb_fn_in_size(f, i) == in_sizes[i] && nb_fn_in_dtype(f, i) == NB_F64;
-  for (int j = 0; ok && j < nout; j++)
-    ok = nb_fn_out_size(f, j) == out_sizes[j] && nb_fn_out_dtype(f, j) == NB_F64;
-  if (!ok) fprintf(stderr, "error: %s does not have the expected signature\n", what);
-  return ok;
-}
-
-/* A deterministic stand-in for torch.rand: splitmix64, uniform in [0, 1). */
-static uint64_t rng_state = 2024;
-static double rand01(void) {
-  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (double)(z >> 11) * 0x1.0p-53;
 }
 
 /* ---- the functions, as nb_trace callbacks ---------------------------------- */
@@ -160,12 +108,12 @@ int main(void) {
 
   /* ---- inputs: linspace and the pseudo-random batches ---- */
   for (int i = 0; i < N; i++) xa[i] = 5.0 * i / (N - 1), ones[i] = 1.0;
-  for (int i = 0; i < N; i++) xb[i][0] = 2 * rand01() - 1, xb[i][1] = 2 * rand01() - 1;
-  for (int i = 0; i < N; i++) xc[i] = 2 * rand01() - 1;
-  for (int i = 0; i < N; i++) yc[i] = 2 * rand01() - 1;
-  for (int i = 0; i < N; i++) xd[i][0] = 2 * rand01() - 1, xd[i][1] = 2 * rand01() - 1;
-  for (int i = 0; i < N; i++) xe[i] = 2 * rand01() - 1;
-  for (int i = 0; i < N; i++) ye[i] = 2 * rand01() - 1;
+  for (int i = 0; i < N; i++) xb[i][0] = 2 * uniform() - 1, xb[i][1] = 2 * uniform() - 1;
+  for (int i = 0; i < N; i++) xc[i] = 2 * uniform() - 1;
+  for (int i = 0; i < N; i++) yc[i] = 2 * uniform() - 1;
+  for (int i = 0; i < N; i++) xd[i][0] = 2 * uniform() - 1, xd[i][1] = 2 * uniform() - 1;
+  for (int i = 0; i < N; i++) xe[i] = 2 * uniform() - 1;
+  for (int i = 0; i < N; i++) ye[i] = 2 * uniform() - 1;
   for (int k = 0; k < 3; k++)
     for (int i = 0; i < N; i++) onehot[k][i][k] = 1.0;
 
@@ -204,7 +152,7 @@ int main(void) {
   for (int i = 0; i < 5; i++) {
     vf[i] = nb_vjp(f[i], NULL); /* inputs (x..., v), outputs (f(x...), vᵀJ per input) */
     if (!vf[i]) {
-      rc = unavailable("nb_vjp");
+      rc = fail("nb_vjp");
       goto done;
     }
   }
@@ -212,11 +160,11 @@ int main(void) {
   const int64_t s3i[] = {N, N, N}, s3o[] = {N, N, N}, s4i[] = {2 * N, 3 * N},
                 s4o[] = {3 * N, 2 * N};
   const int64_t s5i[] = {N, N, 3 * N}, s5o[] = {3 * N, N, N};
-  if (!has_signature(vf[0], "vjp(f1)", 2, s1i, 2, s1o) ||
-      !has_signature(vf[1], "vjp(f2)", 2, s2i, 2, s2o) ||
-      !has_signature(vf[2], "vjp(f3)", 3, s3i, 3, s3o) ||
-      !has_signature(vf[3], "vjp(f4)", 2, s4i, 2, s4o) ||
-      !has_signature(vf[4], "vjp(f5)", 3, s5i, 3, s5o))
+  if (!check_signature(vf[0], "vjp(f1)", NB_F64, 2, s1i, 2, s1o) ||
+      !check_signature(vf[1], "vjp(f2)", NB_F64, 2, s2i, 2, s2o) ||
+      !check_signature(vf[2], "vjp(f3)", NB_F64, 3, s3i, 3, s3o) ||
+      !check_signature(vf[3], "vjp(f4)", NB_F64, 2, s4i, 2, s4o) ||
+      !check_signature(vf[4], "vjp(f5)", NB_F64, 3, s5i, 3, s5o))
     goto done;
 
   /* 1. y, dy_dx = vjp(f, x, v=ones) */
@@ -228,7 +176,7 @@ int main(void) {
   }
   for (int i = 0; i < N; i++) ref[i] = 2 * xa[i] + 2 * xa[i] * cos(xa[i] * xa[i]);
   show_head("1. dy_dx", ga, ref, N);
-  show_bool("1. Are derivatives correct?", allclose(ga, ref, N));
+  show_bool("1. Are derivatives correct?", torch_allclose(ga, ref, N), "seed");
 
   /* 2. x (N, 2), v = ones(N) */
   const void *a2[] = {xb, ones};
@@ -241,7 +189,7 @@ int main(void) {
     double a = xb[i][0], b = xb[i][1], c = cos(a * b * b);
     ref[2 * i] = b + b * b * c, ref[2 * i + 1] = a + 2 * a * b * c;
   }
-  show_bool("2. Are gradients correct?", allclose(&gb[0][0], ref, 2 * N));
+  show_bool("2. Are gradients correct?", torch_allclose(&gb[0][0], ref, 2 * N), "seed");
 
   /* 3. two inputs: out, (vjp_x, vjp_y) */
   const void *a3[] = {xc, yc, ones};
@@ -254,8 +202,8 @@ int main(void) {
     double a = xc[i], b = yc[i], c = cos(a * b * b);
     ref[i] = b + b * b * c, ref2[i] = a + 2 * a * b * c;
   }
-  show_bool("3. dx correct?", allclose(gx, ref, N));
-  show_bool("3. dy correct?", allclose(gy, ref2, N));
+  show_bool("3. dx correct?", torch_allclose(gx, ref, N), "seed");
+  show_bool("3. dy correct?", torch_allclose(gy, ref2, N), "seed");
 
   /* 4. the Jacobian (N, 3, 2), one one-hot VJP per output component */
   for (int k = 0; k < 3; k++) {
@@ -268,17 +216,17 @@ int main(void) {
     for (int n = 0; n < N; n++) Js[n][k][0] = gd[n][0], Js[n][k][1] = gd[n][1];
   }
   for (int n = 0; n < N; n++) jacobian_ref(xd[n][0], xd[n][1], Jt[n]);
-  show_bool("4. Are Jacobians correct?", allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N));
+  show_bool("4. Are Jacobians correct?", torch_allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N), "seed");
 
   /* 4b. the same three VJPs as one batched call: cotangents (3, N, 3) -> (3, N, 2);
    * the batch size 3 is given because nabla shapes are static */
   bvf = nb_batch_vjp_sized(f[3], 3, NULL);
   if (!bvf) {
-    rc = unavailable("nb_batch_vjp_sized");
+    rc = fail("nb_batch_vjp_sized");
     goto done;
   }
   const int64_t sbi[] = {2 * N, 3 * 3 * N}, sbo[] = {3 * N, 3 * 2 * N};
-  if (!has_signature(bvf, "nb_batch_vjp_sized(f4, 3)", 2, sbi, 2, sbo)) goto done;
+  if (!check_signature(bvf, "nb_batch_vjp_sized(f4, 3)", NB_F64, 2, sbi, 2, sbo)) goto done;
   const void *ab[] = {xd, onehot};
   void *rb[] = {out3, gbatch};
   if (nb_call(bvf, ab, rb)) {
@@ -289,7 +237,7 @@ int main(void) {
     for (int n = 0; n < N; n++) Js[n][k][0] = gbatch[k][n][0], Js[n][k][1] = gbatch[k][n][1];
   show_head("4. J (batch_vjp)", &Js[0][0][0], &Jt[0][0][0], 6 * N);
   show_bool("4. (nb_batch_vjp_sized) Are Jacobians correct?",
-            allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N));
+            torch_allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N), "seed");
 
   /* 5. two inputs, three outputs: Js[:, k, 0] = gx, Js[:, k, 1] = gy */
   for (int k = 0; k < 3; k++) {
@@ -302,7 +250,7 @@ int main(void) {
     for (int n = 0; n < N; n++) Js[n][k][0] = gx[n], Js[n][k][1] = gy[n];
   }
   for (int n = 0; n < N; n++) jacobian_ref(xe[n], ye[n], Jt[n]);
-  show_bool("5. Correct?", allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N));
+  show_bool("5. Correct?", torch_allclose(&Js[0][0][0], &Jt[0][0][0], 6 * N), "seed");
   rc = 0;
 
 done:
