@@ -184,6 +184,12 @@ nb_expr *nb__op1(const char *api, int op, nb_expr *x, const nb__params *p);
 nb_expr *nb__op2(const char *api, int op, nb_expr *a, nb_expr *b);
 nb_expr *nb__fill(const char *api, nb_graph *g, nb_dtype dt, int rank, const int64_t *shape,
                   double v, bool weak);
+/* Builders shared by the ops layer and the derivative rules (graph/graph.c).
+ * They emit plain primitives: identities and fills are the simplifier's job. */
+nb_expr *nb__fill_like(const char *api, const nb_expr *x, double v); /* x's dtype, shape, weakness */
+nb_expr *nb__reshape(const char *api, nb_expr *x, int rank, const int64_t *shape);
+/* r, a reduction of a value shaped like x over the axes in mask, broadcast back */
+nb_expr *nb__unreduce(const char *api, nb_expr *r, const nb__node *x, int64_t mask);
 /* Checks a list of operands for NULL and for one graph; returns the graph. */
 nb_graph *nb__operands(const char *api, int n, nb_expr *const *xs);
 

@@ -875,6 +875,24 @@ static void test_err_print_stream(void) {
 
 /* ---- status strings ---------------------------------------------------------------- */
 
+/* nb_fn_workspace_bytes: NULL fails with NB_ERR_ARG; a function reports a
+ * non-negative size, 0 when nothing needs scratch memory */
+static void test_err_workspace_bytes(void) {
+  CHECK(nb_fn_workspace_bytes(NULL) == -1);
+  CHECK_ERR(NB_ERR_ARG, "nb_fn_workspace_bytes: NULL argument");
+  nb_graph *g = nb_graph_new();
+  int64_t   s[1] = {1000};
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, s);
+  nb_expr  *y = nb_sum(nb_sin(x), 0, NULL, false);
+  nb_fn    *f = nb_fn_new(g, 1, &x, 1, &y), *id = nb_fn_new(g, 1, &x, 1, &x);
+  CHECK(f && id);
+  CHECK(nb_fn_workspace_bytes(f) >= 1000 * 8);
+  CHECK(nb_fn_workspace_bytes(id) == 0);
+  nb_fn_free(f);
+  nb_fn_free(id);
+  nb_graph_free(g);
+}
+
 static void test_err_status_str(void) {
   for (int s = NB_OK; s <= NB_ERR_COMPILE; s++) {
     const char *t = nb_status_str((nb_status)s);
@@ -949,6 +967,7 @@ void suite_errors(void) {
   RUN(test_err_queries);
   RUN(test_err_trace);
   RUN(test_err_print_stream);
+  RUN(test_err_workspace_bytes);
   RUN(test_err_status_str);
   RUN(test_err_usable_after_errors);
 }

@@ -39,11 +39,11 @@ nb_status nb__check_shape(const char *api, nb_dtype dt, int rank, const int64_t 
   int64_t n = 1;
   for (int i = 0; i < rank; i++)
     if (!nb__mul_ok(n, shape[i], &n)) n = -1;
-  /* element count, its byte size, and the size_t range must all fit */
-  int64_t bytes;
-  if (n < 0 || !nb__mul_ok(n, 8, &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
+  /* element count, its byte size, and the size_t range must all fit (an
+     invalid dtype is checked by the caller; count it as 8 bytes here) */
+  int64_t bytes, esz = nb__dtype_size(dt) ? (int64_t)nb__dtype_size(dt) : 8;
+  if (n < 0 || !nb__mul_ok(n, esz, &bytes) || (uint64_t)bytes > SIZE_MAX / 2)
     return nb__fail(NB_ERR_SHAPE, "%s: shape %s is too large", api, nb__shape_str(s, rank, shape));
-  (void)dt;
   *size = n;
   return NB_OK;
 }

@@ -43,10 +43,15 @@ void nb__exec_destroy(nb_fn *f) {
   f->plan = NULL;
 }
 
+/* the plan, made at the first need; the caller holds f->lock */
+static nb__plan *plan_locked(nb_fn *f) {
+  if (!f->plan) f->plan = nb__plan_new(f);
+  return f->plan;
+}
+
 static nb__plan *get_plan(nb_fn *f) {
   pthread_mutex_lock(&f->lock);
-  if (!f->plan) f->plan = nb__plan_new(f);
-  nb__plan *p = f->plan;
+  nb__plan *p = plan_locked(f);
   pthread_mutex_unlock(&f->lock);
   return p;
 }
@@ -61,9 +66,8 @@ int64_t nb_fn_workspace_bytes(nb_fn *f) {
 /* Takes a workspace (making the plan and the workspace when needed). */
 static nb__workspace *checkout(nb_fn *f) {
   pthread_mutex_lock(&f->lock);
-  if (!f->plan) f->plan = nb__plan_new(f);
   nb__workspace *w = NULL;
-  if (f->plan) {
+  if (plan_locked(f)) {
     w = f->idle;
     if (w) f->idle = w->next;
     else w = workspace_new(f, f->plan);

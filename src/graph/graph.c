@@ -212,6 +212,27 @@ nb_expr *nb_scalar(nb_graph *g, double value) {
   return nb__fill("nb_scalar", g, NB_F64, 0, NULL, value, true);
 }
 
+nb_expr *nb__fill_like(const char *api, const nb_expr *x, double v) {
+  if (!x) return NULL;
+  return nb__fill(api, x->g, (nb_dtype)x->n.dtype, x->n.rank, x->n.shape, v, x->n.weak);
+}
+
+nb_expr *nb__reshape(const char *api, nb_expr *x, int rank, const int64_t *shape) {
+  if (!x) return NULL;
+  nb__node n = {.op = NB_OP_RESHAPE, .rank = (uint8_t)rank};
+  if (rank) memcpy(n.shape, shape, (size_t)rank * sizeof *shape);
+  return nb__emit(api, NULL, &n, 1, &x);
+}
+
+nb_expr *nb__unreduce(const char *api, nb_expr *r, const nb__node *x, int64_t mask) {
+  if (!r) return NULL;
+  nb__node n = {.op = NB_OP_BROADCAST, .rank = x->rank};
+  memcpy(n.shape, x->shape, sizeof n.shape);
+  for (int d = 0, k = 0; d < x->rank; d++)
+    if (!((mask >> d) & 1)) n.p.i[k++] = d;
+  return nb__emit(api, NULL, &n, 1, &r);
+}
+
 /* ---- queries ---- */
 nb_dtype nb_expr_dtype(const nb_expr *x) {
   if (!x) return nb__null_arg("nb_expr_dtype"), (nb_dtype)0;

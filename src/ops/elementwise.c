@@ -25,9 +25,7 @@ static nb_status result_shape(const char *api, int ra, const int64_t *a, int rb,
 }
 
 nb_expr *nb__broadcast(const char *api, nb_expr *x, int rank, const int64_t *shape) {
-  if (nb__same_shape(x->n.rank, x->n.shape, rank, shape)) return x;
-  if (x->n.op == NB_OP_FILL)
-    return nb__fill(api, x->g, (nb_dtype)x->n.dtype, rank, shape, x->n.p.d, x->n.weak);
+  if (!x) return NULL; /* an earlier failure is already recorded */
   nb__node n = {.op = NB_OP_BROADCAST, .rank = (uint8_t)rank};
   memcpy(n.shape, shape, (size_t)rank * sizeof *shape);
   for (int k = 0; k < x->n.rank; k++) n.p.i[k] = k + rank - x->n.rank;
@@ -35,15 +33,8 @@ nb_expr *nb__broadcast(const char *api, nb_expr *x, int rank, const int64_t *sha
 }
 
 nb_expr *nb__adopt(const char *api, nb_expr *x, nb_dtype dt) {
-  if (x->n.dtype == dt) return x;
-  if (x->n.op == NB_OP_FILL)
-    return nb__fill(api, x->g, dt, x->n.rank, x->n.shape, x->n.p.d, false);
   nb__params p = {.i = {dt}};
   return nb__op1(api, NB_OP_CAST, x, &p);
-}
-
-nb_expr *nb__fill_like(const char *api, nb_expr *x, double v) {
-  return nb__fill(api, x->g, (nb_dtype)x->n.dtype, x->n.rank, x->n.shape, v, x->n.weak);
 }
 
 nb_status nb__unify(const char *api, int n, nb_expr **xs) {
@@ -62,7 +53,8 @@ nb_status nb__unify(const char *api, int n, nb_expr **xs) {
     if (result_shape(api, rank, shape, xs[i]->n.rank, xs[i]->n.shape, &rank, shape))
       return nb_errcode();
   for (int i = 0; i < n; i++) {
-    if (dt && !(xs[i] = nb__adopt(api, xs[i], (nb_dtype)dt))) return nb_errcode();
+    if (dt && xs[i]->n.dtype != dt && !(xs[i] = nb__adopt(api, xs[i], (nb_dtype)dt)))
+      return nb_errcode();
     if (!(xs[i] = nb__broadcast(api, xs[i], rank, shape))) return nb_errcode();
   }
   return NB_OK;
@@ -126,10 +118,7 @@ nb_expr *nb_cast(nb_expr *x, nb_dtype dt) {
   const char *api = "nb_cast";
   if (!x) return nb__null_arg(api), NULL;
   if (!nb__valid_dtype((int)dt)) return nb__fail(NB_ERR_ARG, "%s: invalid dtype %d", api, (int)dt), NULL;
-  if (x->n.dtype == dt && !x->n.weak) return x;
-  if (x->n.op == NB_OP_FILL) return nb__fill(api, x->g, dt, x->n.rank, x->n.shape, x->n.p.d, false);
-  nb__params p = {.i = {dt}};
-  return nb__op1(api, NB_OP_CAST, x, &p);
+  return nb__adopt(api, x, dt);
 }
 
 /* ---- unary primitives ---- */

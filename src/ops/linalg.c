@@ -63,9 +63,9 @@ nb_expr *nb_softmax(nb_expr *x, int axis) {
   const char *api = "nb_softmax";
   int64_t     mask;
   if (!softmax_axis(api, x, axis, &mask)) return NULL;
-  nb_expr *mb = nb__unreduce(api, nb__stable_shift(api, x, mask), x, mask);
+  nb_expr *mb = nb__unreduce(api, nb__stable_shift(api, x, mask), &x->n, mask);
   nb_expr *e = nb__op1(api, NB_OP_EXP, nb__op2(api, NB_OP_SUB, x, mb), NULL);
-  nb_expr *sb = nb__unreduce(api, nb__reduce(api, NB_OP_REDUCE_SUM, e, mask), x, mask);
+  nb_expr *sb = nb__unreduce(api, nb__reduce(api, NB_OP_REDUCE_SUM, e, mask), &x->n, mask);
   return nb__op2(api, NB_OP_DIV, e, sb);
 }
 
@@ -75,7 +75,7 @@ nb_expr *nb_log_softmax(nb_expr *x, int axis) {
   const char *api = "nb_log_softmax";
   int64_t     mask;
   if (!softmax_axis(api, x, axis, &mask)) return NULL;
-  nb_expr *z = nb__op2(api, NB_OP_SUB, x, nb__unreduce(api, nb__stable_shift(api, x, mask), x, mask));
+  nb_expr *z = nb__op2(api, NB_OP_SUB, x, nb__unreduce(api, nb__stable_shift(api, x, mask), &x->n, mask));
   nb_expr *s = nb__reduce(api, NB_OP_REDUCE_SUM, nb__op1(api, NB_OP_EXP, z, NULL), mask);
-  return nb__op2(api, NB_OP_SUB, z, nb__unreduce(api, nb__op1(api, NB_OP_LOG, s, NULL), x, mask));
+  return nb__op2(api, NB_OP_SUB, z, nb__unreduce(api, nb__op1(api, NB_OP_LOG, s, NULL), &x->n, mask));
 }

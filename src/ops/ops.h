@@ -4,12 +4,10 @@
 
 #include "../internal.h"
 
-/* x broadcast (numpy rules) to rank/shape; x itself when it already has it */
+/* x broadcast (numpy rules, right-aligned) to rank/shape */
 nb_expr *nb__broadcast(const char *api, nb_expr *x, int rank, const int64_t *shape);
-/* x with dtype dt: weak scalars adopt it (a fill is retyped, others cast) */
+/* x with dtype dt: how a weak scalar adopts the other operand's dtype */
 nb_expr *nb__adopt(const char *api, nb_expr *x, nb_dtype dt);
-/* a fill with x's dtype, shape and weakness */
-nb_expr *nb__fill_like(const char *api, nb_expr *x, double v);
 /* Brings n operands to one dtype (weak ones adopt) and one broadcast shape,
  * in place. */
 nb_status nb__unify(const char *api, int n, nb_expr **xs);
@@ -17,10 +15,7 @@ nb_status nb__unify(const char *api, int n, nb_expr **xs);
 nb_status nb__axes_mask(const char *api, int rank, int naxes, const int *axes, int64_t *mask);
 /* x reshaped so the axes in mask are back with length 1 (keepdims). */
 nb_expr *nb__keepdims(const char *api, nb_expr *r, const nb_expr *x, int64_t mask);
-/* r, a reduction of x over mask, broadcast back to x's shape */
-nb_expr *nb__unreduce(const char *api, nb_expr *r, const nb_expr *x, int64_t mask);
 nb_expr *nb__reduce(const char *api, int op, nb_expr *x, int64_t mask);
-nb_expr *nb__reshape(const char *api, nb_expr *x, int rank, const int64_t *shape);
 /* the max over mask with infinities and NaN replaced by 0, gradient stopped:
  * the shift that keeps exp() in range (logsumexp, softmax) */
 nb_expr *nb__stable_shift(const char *api, nb_expr *x, int64_t mask);

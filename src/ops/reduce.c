@@ -24,8 +24,6 @@ nb_status nb__axes_mask(const char *api, int rank, int naxes, const int *axes, i
 }
 
 nb_expr *nb__reduce(const char *api, int op, nb_expr *x, int64_t mask) {
-  if (!x) return NULL;
-  if (mask == 0) return x;
   nb__params p = {.i = {mask}};
   return nb__op1(api, op, x, &p);
 }
@@ -35,17 +33,6 @@ nb_expr *nb__keepdims(const char *api, nb_expr *r, const nb_expr *x, int64_t mas
   int64_t shape[NB_MAX_RANK];
   for (int d = 0; d < x->n.rank; d++) shape[d] = (mask >> d) & 1 ? 1 : x->n.shape[d];
   return nb__reshape(api, r, x->n.rank, shape);
-}
-
-nb_expr *nb__unreduce(const char *api, nb_expr *r, const nb_expr *x, int64_t mask) {
-  if (!r) return NULL;
-  if (r->n.op == NB_OP_FILL)
-    return nb__fill(api, r->g, (nb_dtype)r->n.dtype, x->n.rank, x->n.shape, r->n.p.d, r->n.weak);
-  nb__node n = {.op = NB_OP_BROADCAST, .rank = x->n.rank};
-  memcpy(n.shape, x->n.shape, sizeof n.shape);
-  for (int d = 0, k = 0; d < x->n.rank; d++)
-    if (!((mask >> d) & 1)) n.p.i[k++] = d;
-  return nb__emit(api, NULL, &n, 1, &r);
 }
 
 typedef nb_expr *(*reducer)(const char *api, nb_expr *x, int64_t mask);
@@ -99,7 +86,7 @@ nb_expr *nb__stable_shift(const char *api, nb_expr *x, int64_t mask) {
  * derivative is 0 rather than 0 * inf */
 static nb_expr *red_logsumexp(const char *api, nb_expr *x, int64_t mask) {
   nb_expr *m = nb__stable_shift(api, x, mask);
-  nb_expr *mb = nb__unreduce(api, m, x, mask);
+  nb_expr *mb = nb__unreduce(api, m, &x->n, mask);
   if (!mb) return NULL;
   nb_expr *e = nb__op1(api, NB_OP_EXP, nb__op2(api, NB_OP_SUB, x, mb), NULL);
   nb_expr *s = red_sum(api, e, mask);

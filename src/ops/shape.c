@@ -4,18 +4,6 @@
 
 #include "ops.h"
 
-nb_expr *nb__reshape(const char *api, nb_expr *x, int rank, const int64_t *shape) {
-  if (!x) return NULL;
-  if (nb__same_shape(x->n.rank, x->n.shape, rank, shape)) return x;
-  if (x->n.op == NB_OP_RESHAPE) x = x->src[0]; /* reshape of a reshape */
-  if (nb__same_shape(x->n.rank, x->n.shape, rank, shape)) return x;
-  if (x->n.op == NB_OP_FILL)
-    return nb__fill(api, x->g, (nb_dtype)x->n.dtype, rank, shape, x->n.p.d, x->n.weak);
-  nb__node n = {.op = NB_OP_RESHAPE, .rank = (uint8_t)rank};
-  if (rank) memcpy(n.shape, shape, (size_t)rank * sizeof *shape);
-  return nb__emit(api, NULL, &n, 1, &x);
-}
-
 nb_expr *nb_reshape(nb_expr *x, int rank, const int64_t *shape) {
   const char *api = "nb_reshape";
   char        sa[NB__SHAPE_STR], sb[NB__SHAPE_STR];
@@ -52,7 +40,6 @@ nb_expr *nb_transpose(nb_expr *x, const int *perm) {
   const char *api = "nb_transpose";
   if (!x) return nb__null_arg(api), NULL;
   nb__node n = {.op = NB_OP_TRANSPOSE};
-  bool     identity = true;
   unsigned seen = 0;
   for (int k = 0; k < x->n.rank; k++) {
     int a = perm ? perm[k] : x->n.rank - 1 - k;
@@ -60,9 +47,7 @@ nb_expr *nb_transpose(nb_expr *x, const int *perm) {
       return nb__fail(NB_ERR_ARG, "%s: invalid permutation", api), NULL;
     seen |= 1u << a;
     n.p.i[k] = a;
-    identity = identity && a == k;
   }
-  if (identity) return x;
   return nb__emit(api, NULL, &n, 1, &x);
 }
 
@@ -85,7 +70,6 @@ nb_expr *nb_broadcast_to(nb_expr *x, int rank, const int64_t *shape) {
 
 static nb_expr *slice_prim(const char *api, nb_expr *x, int axis, int64_t start, int64_t count,
                            int64_t step) {
-  if (start == 0 && step == 1 && count == x->n.shape[axis]) return x;
   nb__params p = {.i = {axis, 0, 0, 1}};
   if (count > 0) p.i[1] = start, p.i[2] = start + (count - 1) * step + 1, p.i[3] = step;
   return nb__op1(api, NB_OP_SLICE, x, &p);

@@ -16,7 +16,7 @@ static nb_status infer_binary(const char *api, nb__node *out, const nb__node *co
 #define ATAN2(a, b) _Generic((a), float: atan2f, default: atan2)(a, b)
 
 /* ---- derivative rules of the binary rows (x = {a, b}, y the result) ---- */
-#define FILL(like, v) nb__ad_fill(ad, (like), (v))
+#define FILL(like, v) nb__fill_like(ad->api, (like), (v))
 #define OP1(op, a) nb__ad1(ad, NB_OP_##op, (a))
 #define OP2(op, a, b) nb__ad2(ad, NB_OP_##op, (a), (b))
 #define JVP(name)                                                                        \

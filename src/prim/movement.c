@@ -97,7 +97,7 @@ TRANSPOSE(transpose_broadcast) {
     if (x->shape[k] == y->n.shape[y->n.p.i[k]]) mask &= ~((int64_t)1 << y->n.p.i[k]);
   nb__params p = {.i = {mask}};
   nb_expr   *s = mask ? nb__adp(ad, NB_OP_REDUCE_SUM, ct, &p) : ct;
-  cts[0] = nb__ad_reshape(ad, s, x->rank, x->shape);
+  cts[0] = nb__reshape(ad->api, s, x->rank, x->shape);
 }
 /* batching: the batch axis leads the output and maps to itself */
 static nb_expr *batch_broadcast(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
@@ -130,7 +130,7 @@ static nb_status infer_reshape(const char *api, nb__node *out, const nb__node *c
 }
 TRANSPOSE(transpose_reshape) {
   const nb__node *x = &y->src[0]->n;
-  if (lin[0]) cts[0] = nb__ad_reshape(ad, ct, x->rank, x->shape);
+  if (lin[0]) cts[0] = nb__reshape(ad->api, ct, x->rank, x->shape);
 }
 static nb_expr *batch_reshape(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
                               const bool *bx) {

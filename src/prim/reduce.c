@@ -124,7 +124,7 @@ static void eval_prod(const nb__node *n, const nb__node *const *s, void *out,
 }
 
 /* ---- derivative rules ---- */
-#define FILL(like, v) nb__ad_fill(ad, (like), (v))
+#define FILL(like, v) nb__fill_like(ad->api, (like), (v))
 #define OP1(op, a) nb__ad1(ad, NB_OP_##op, (a))
 #define OP2(op, a, b) nb__ad2(ad, NB_OP_##op, (a), (b))
 
@@ -133,7 +133,7 @@ static nb_expr *reduce_like(nb__ad *ad, int op, nb_expr *x, const nb__node *n) {
 }
 
 static void transpose_sum(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin, nb_expr **cts) {
-  if (lin[0]) cts[0] = nb__ad_unreduce(ad, ct, &y->src[0]->n, y->n.p.i[0]);
+  if (lin[0]) cts[0] = nb__unreduce(ad->api, ct, &y->src[0]->n, y->n.p.i[0]);
 }
 
 /* the tangent is split evenly among the elements equal to the max */
@@ -141,8 +141,8 @@ static nb_expr *jvp_max(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_exp
                         nb_expr *const *t) {
   if (!t[0]) return NULL;
   int64_t  mask = n->p.i[0];
-  nb_expr *hit = OP2(EQ, x[0], nb__ad_unreduce(ad, y, &x[0]->n, mask));
-  nb_expr *count = nb__ad_unreduce(ad, reduce_like(ad, NB_OP_REDUCE_SUM, hit, n), &x[0]->n, mask);
+  nb_expr *hit = OP2(EQ, x[0], nb__unreduce(ad->api, y, &x[0]->n, mask));
+  nb_expr *count = nb__unreduce(ad->api, reduce_like(ad, NB_OP_REDUCE_SUM, hit, n), &x[0]->n, mask);
   return reduce_like(ad, NB_OP_REDUCE_SUM, nb__t_scale(ad, t[0], OP2(DIV, hit, count)), n);
 }
 
@@ -185,12 +185,12 @@ static nb_expr *product_of_others(nb__ad *ad, nb_expr *x, int64_t mask) {
   nb_expr *t = nb__adp(ad, NB_OP_TRANSPOSE, x, &perm);
   int64_t  tshape[NB_MAX_RANK];
   for (int d = 0; t && d < xn->rank; d++) tshape[d] = t->n.shape[d];
-  nb_expr   *y = nb__ad_reshape(ad, t, nk + 1, flat);
+  nb_expr   *y = nb__reshape(ad->api, t, nk + 1, flat);
   nb__params last = {.i = {(int64_t)1 << nk}};
   nb_expr   *pre = y ? exclusive_prefix_prod(ad, y) : NULL;
   nb_expr   *suf = y ? nb__adp(ad, NB_OP_REV, exclusive_prefix_prod(ad, nb__adp(ad, NB_OP_REV, y, &last)), &last) : NULL;
   nb_expr   *others = OP2(MUL, pre, suf);
-  return nb__adp(ad, NB_OP_TRANSPOSE, nb__ad_reshape(ad, others, xn->rank, tshape), &inv);
+  return nb__adp(ad, NB_OP_TRANSPOSE, nb__reshape(ad->api, others, xn->rank, tshape), &inv);
 }
 
 static nb_expr *jvp_prod(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,

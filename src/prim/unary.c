@@ -27,7 +27,7 @@ static inline float logistic32(float x) {
 }
 
 /* ---- partial derivatives (x the operand, y the result) ---- */
-#define FILL(v) nb__ad_fill(ad, x, (v))
+#define FILL(v) nb__fill_like(ad->api, x, (v))
 #define OP1(op, a) nb__ad1(ad, NB_OP_##op, (a))
 #define OP2(op, a, b) nb__ad2(ad, NB_OP_##op, (a), (b))
 

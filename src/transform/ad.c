@@ -15,30 +15,8 @@ nb_expr *nb__ad_select(nb__ad *ad, nb_expr *c, nb_expr *a, nb_expr *b) {
   return nb__emit(ad->api, NULL, &n, 3, s);
 }
 
-nb_expr *nb__ad_fill(nb__ad *ad, const nb_expr *like, double v) {
-  if (!like) return NULL;
-  return nb__fill(ad->api, like->g, (nb_dtype)like->n.dtype, like->n.rank, like->n.shape, v,
-                  like->n.weak);
-}
-
 nb_expr *nb__ad_recip(nb__ad *ad, nb_expr *x) {
-  return nb__ad2(ad, NB_OP_DIV, nb__ad_fill(ad, x, 1.0), x);
-}
-
-nb_expr *nb__ad_reshape(nb__ad *ad, nb_expr *x, int rank, const int64_t *shape) {
-  if (!x) return NULL;
-  nb__node n = {.op = NB_OP_RESHAPE, .rank = (uint8_t)rank};
-  if (rank) memcpy(n.shape, shape, (size_t)rank * sizeof *shape);
-  return nb__emit(ad->api, NULL, &n, 1, &x);
-}
-
-nb_expr *nb__ad_unreduce(nb__ad *ad, nb_expr *r, const nb__node *x, int64_t mask) {
-  if (!r) return NULL;
-  nb__node n = {.op = NB_OP_BROADCAST, .rank = x->rank};
-  memcpy(n.shape, x->shape, sizeof n.shape);
-  for (int d = 0, k = 0; d < x->rank; d++)
-    if (!((mask >> d) & 1)) n.p.i[k++] = d;
-  return nb__emit(ad->api, NULL, &n, 1, &r);
+  return nb__ad2(ad, NB_OP_DIV, nb__fill_like(ad->api, x, 1.0), x);
 }
 
 nb_expr *nb__ad_swap_last(nb__ad *ad, nb_expr *x) {
@@ -71,7 +49,7 @@ nb_expr *nb__t_scale(nb__ad *ad, nb_expr *t, nb_expr *d) {
 
 nb_expr *nb__t_zeros(nb__ad *ad, nb_expr *t, const nb_expr *like) {
   if (t) return t;
-  nb_expr *z = nb__ad_fill(ad, like, 0.0);
+  nb_expr *z = nb__fill_like(ad->api, like, 0.0);
   return z;
 }
 

@@ -16,11 +16,7 @@ nb_expr *nb__ad1(nb__ad *ad, int op, nb_expr *x);
 nb_expr *nb__ad2(nb__ad *ad, int op, nb_expr *a, nb_expr *b);
 nb_expr *nb__adp(nb__ad *ad, int op, nb_expr *x, const nb__params *p); /* with parameters */
 nb_expr *nb__ad_select(nb__ad *ad, nb_expr *c, nb_expr *a, nb_expr *b);
-nb_expr *nb__ad_fill(nb__ad *ad, const nb_expr *like, double v); /* like's dtype and shape */
 nb_expr *nb__ad_recip(nb__ad *ad, nb_expr *x);                   /* 1 / x */
-nb_expr *nb__ad_reshape(nb__ad *ad, nb_expr *x, int rank, const int64_t *shape);
-/* r (x reduced over mask) broadcast back to x's shape */
-nb_expr *nb__ad_unreduce(nb__ad *ad, nb_expr *r, const nb__node *x, int64_t mask);
 nb_expr *nb__ad_swap_last(nb__ad *ad, nb_expr *x); /* transpose of the last two axes */
 
 /* tangent algebra (NULL is zero) */

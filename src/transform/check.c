@@ -66,17 +66,21 @@ static bool bufs_new(const nb_fn *f, bufs *b) {
   return true;
 }
 
+/* f(a..., b...) -> (r1..., r2...); the pointer lists are made per call
+ * (checking is not a hot path) */
 static nb_status call(nb_fn *f, int na, const tensor *a, int nb, const tensor *b, int nr,
                       tensor *r1, int nr2, tensor *r2) {
-  const void *in[2 * 64];
-  void       *out[2 * 64];
-  if (na + nb > 128 || nr + nr2 > 128)
-    return nb__fail(NB_ERR_ARG, "nb_check_grads: too many inputs or outputs (limit 64 each)");
-  for (int i = 0; i < na; i++) in[i] = a[i].p;
-  for (int i = 0; i < nb; i++) in[na + i] = b[i].p;
-  for (int i = 0; i < nr; i++) out[i] = r1[i].p;
-  for (int i = 0; i < nr2; i++) out[nr + i] = r2[i].p;
-  return nb_call(f, in, out);
+  const void **in = nb__calloc((size_t)(na + nb) + 1, sizeof *in);
+  void       **out = nb__calloc((size_t)(nr + nr2) + 1, sizeof *out);
+  nb_status    st = in && out ? NB_OK : nb__nomem("nb_check_grads");
+  for (int i = 0; !st && i < na; i++) in[i] = a[i].p;
+  for (int i = 0; !st && i < nb; i++) in[na + i] = b[i].p;
+  for (int i = 0; !st && i < nr; i++) out[i] = r1[i].p;
+  for (int i = 0; !st && i < nr2; i++) out[nr + i] = r2[i].p;
+  if (!st) st = nb_call(f, in, out);
+  nb__free(in);
+  nb__free(out);
+  return st;
 }
 
 static double rel(double err, double scale) { return scale > 0 ? err / scale : err; }
@@ -167,9 +171,9 @@ nb_status nb_check_grads(const nb_fn *f, const void *const *x, int order, double
     st = v ? NB_OK : nb_errcode();
     if (!st && !bufs_new(v, &b)) st = nb__nomem(api);
     if (!st) {
-      const void *xs[128];
-      uint64_t    seed = 0x2545f4914f6cdd1dull;
-      if (v->nin > 128) st = nb__fail(NB_ERR_ARG, "%s: too many inputs (limit 64)", api);
+      const void **xs = nb__calloc((size_t)v->nin + 1, sizeof *xs);
+      uint64_t     seed = 0x2545f4914f6cdd1dull;
+      if (!xs) st = nb__nomem(api);
       for (int i = 0; !st && i < v->nin; i++) {
         if (i < f->nin) xs[i] = x[i];
         else {
@@ -178,6 +182,7 @@ nb_status nb_check_grads(const nb_fn *f, const void *const *x, int order, double
         }
       }
       if (!st) st = check1(v, xs, &worst, &f32b);
+      nb__free(xs);
       bufs_free(&b);
     }
     nb_fn_free(v);

@@ -18,11 +18,12 @@ static nb_expr *identity_seed(nb__ad *ad, nb_graph *g, const nb__node *like) {
     return nb__fail(NB_ERR_SHAPE, "%s: batching a rank-%d input exceeds rank %d", ad->api,
                     like->rank, NB_MAX_RANK), NULL;
   memcpy(shape + 1, like->shape, (size_t)like->rank * sizeof *shape);
-  return nb__ad_reshape(ad, eye, like->rank + 1, shape);
+  return nb__reshape(ad->api, eye, like->rank + 1, shape);
 }
 
-/* [n, ...y] (batch leading) to y.shape ++ x.shape; when `lead` the batch
- * indexes x and moves to the end first, otherwise it indexes y */
+/* r, a batch of n values shaped like y (batch leading), as the Jacobian
+ * block y.shape ++ x.shape: when the batch indexes x (forward mode) it moves
+ * to the end first; otherwise (reverse mode) it indexes y already */
 static nb_expr *to_jacobian(nb__ad *ad, nb_expr *r, bool batched, int64_t n, const nb__node *y,
                             const nb__node *x, bool batch_is_x) {
   if (!r) return NULL;
@@ -39,7 +40,7 @@ static nb_expr *to_jacobian(nb__ad *ad, nb_expr *r, bool batched, int64_t n, con
   int64_t shape[2 * NB_MAX_RANK];
   memcpy(shape, y->shape, (size_t)y->rank * sizeof *shape);
   memcpy(shape + y->rank, x->shape, (size_t)x->rank * sizeof *shape);
-  return nb__ad_reshape(ad, r, y->rank + x->rank, shape);
+  return nb__reshape(ad->api, r, y->rank + x->rank, shape);
 }
 
 typedef struct jac_ctx {
