@@ -121,6 +121,21 @@ typedef void (*nb__transpose_fn)(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool
 typedef nb_expr *(*nb__batch_fn)(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
                                  const bool *bx);
 
+/* Movement rows describe their value as strided copies, one per operand:
+ * over the index space shape, out[out.off + i·out.str] = operand[in.off + i·in.str]
+ * (element offsets and strides). The kernels and the C emitter both walk them. */
+typedef struct nb__view {
+  int64_t off;
+  int64_t str[NB_MAX_RANK];
+} nb__view;
+typedef struct nb__copy {
+  int      rank;
+  bool     zero_first; /* the output is zeroed before this copy (pad) */
+  int64_t  shape[NB_MAX_RANK];
+  nb__view out, in;
+} nb__copy;
+typedef void (*nb__copy_fn)(const nb__node *n, const nb__node *const *src, int k, nb__copy *c);
+
 enum {
   NB__ELEMENTWISE = 1u << 0, /* same-shape operands, output element i from elements i */
   NB__ALIAS = 1u << 1,       /* output is the operand's buffer (reshape, stop_gradient) */
@@ -141,6 +156,10 @@ typedef struct nb__prim {
   nb__jvp_fn       jvp;
   nb__transpose_fn transpose;
   nb__batch_fn     batch; /* leaves have none: they are never batched */
+  /* the scalar formula of an elementwise row as C source, per dtype, over
+   * x (unary) or a, b (binary); the C emitter pastes it (emit/c.c) */
+  const char *c64, *c32;
+  nb__copy_fn copy; /* movement rows: their value as strided copies */
 } nb__prim;
 
 extern const nb__prim *const nb__prims[NB_OP_COUNT];

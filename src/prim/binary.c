@@ -2,6 +2,7 @@
  * inserts broadcasts), comparisons, select and cast. */
 #include <math.h>
 
+#include "scalar.h"
 #include "vmath.h"
 #include <string.h>
 
@@ -11,9 +12,7 @@ static nb_status infer_binary(const char *api, nb__node *out, const nb__node *co
   return nb__infer_same(api, out, src, 2);
 }
 
-/* type-generic libm calls, so one formula serves f32 and f64 */
-#define POW(a, b) _Generic((a), float: powf, default: pow)(a, b)
-#define ATAN2(a, b) _Generic((a), float: atan2f, default: atan2)(a, b)
+NB__SCALAR_HELPERS
 
 /* ---- derivative rules of the binary rows (x = {a, b}, y the result) ---- */
 #define FILL(like, v) nb__fill_like(ad->api, (like), (v))
@@ -125,23 +124,23 @@ TRANSPOSE(transpose_dmul) {
 
 #define jvp_compare nb__jvp_zero
 
-/*  id     name      formula on a, b (comparisons give 1 or 0)     jvp          transpose */
-#define NB__BINARY_ROWS(X)                                                                   \
-  X(ADD,   "add",    a + b,                                        jvp_add,     transpose_add) \
-  X(SUB,   "sub",    a - b,                                        jvp_sub,     transpose_sub) \
-  X(MUL,   "mul",    a * b,                                        jvp_mul,     transpose_mul) \
-  X(DIV,   "div",    a / b,                                        jvp_div,     transpose_div) \
-  X(POW,   "pow",    POW(a, b),                                    jvp_pow,     NULL)          \
-  X(ATAN2, "atan2",  ATAN2(a, b),                                  jvp_atan2,   NULL)          \
-  X(MAX,   "max",    (a > b || a != a) ? a : b, /* NaN wins */     jvp_max,     NULL)          \
-  X(MIN,   "min",    (a < b || a != a) ? a : b,                    jvp_min,     NULL)          \
-  X(DMUL,  "dmul",   a == 0 ? 0 : a * b, /* a zero stays zero */   jvp_dmul,    transpose_dmul) \
-  X(LT,    "lt",     (a < b),                                      jvp_compare, NULL)          \
-  X(LE,    "le",     (a <= b),                                     jvp_compare, NULL)          \
-  X(GT,    "gt",     (a > b),                                      jvp_compare, NULL)          \
-  X(GE,    "ge",     (a >= b),                                     jvp_compare, NULL)          \
-  X(EQ,    "eq",     (a == b),                                     jvp_compare, NULL)          \
-  X(NE,    "ne",     (a != b),                                     jvp_compare, NULL)
+/*  id     name     f64 formula on a, b (comparisons give 1 or 0)   f32 formula     jvp, transpose */
+#define NB__BINARY_ROWS(X)                                                                      \
+  X(ADD,   "add",   a + b,                                  a + b,        jvp_add,     transpose_add)  \
+  X(SUB,   "sub",   a - b,                                  a - b,        jvp_sub,     transpose_sub)  \
+  X(MUL,   "mul",   a * b,                                  a * b,        jvp_mul,     transpose_mul)  \
+  X(DIV,   "div",   a / b,                                  a / b,        jvp_div,     transpose_div)  \
+  X(POW,   "pow",   pow(a, b),                              powf(a, b),   jvp_pow,     NULL)           \
+  X(ATAN2, "atan2", atan2(a, b),                            atan2f(a, b), jvp_atan2,   NULL)           \
+  X(MAX,   "max",   (a > b || a != a) ? a : b, /* NaN wins */ (a > b || a != a) ? a : b, jvp_max, NULL) \
+  X(MIN,   "min",   (a < b || a != a) ? a : b,              (a < b || a != a) ? a : b, jvp_min, NULL)  \
+  X(DMUL,  "dmul",  a == 0 ? 0 : a * b, /* a zero stays zero */ a == 0 ? 0 : a * b, jvp_dmul, transpose_dmul) \
+  X(LT,    "lt",    (a < b),                                (a < b),      jvp_compare, NULL)           \
+  X(LE,    "le",    (a <= b),                               (a <= b),     jvp_compare, NULL)           \
+  X(GT,    "gt",    (a > b),                                (a > b),      jvp_compare, NULL)           \
+  X(GE,    "ge",    (a >= b),                               (a >= b),     jvp_compare, NULL)           \
+  X(EQ,    "eq",    (a == b),                               (a == b),     jvp_compare, NULL)           \
+  X(NE,    "ne",    (a != b),                               (a != b),     jvp_compare, NULL)
 
 #define NB__BINARY_LOOP(T, EXPR)                                             \
   do {                                                                                   \
@@ -153,38 +152,40 @@ TRANSPOSE(transpose_dmul) {
     }                                                                                    \
   } while (0)
 
-/* x^n for a constant small integer n (the exponent is a fill): repeated
- * squaring is exact in sign for negative bases and much cheaper than pow */
-#define NB__POWI_LOOP(T)                                                                 \
+/* x^k for a constant small integer k (the exponent is a fill) */
+#define NB__POWI_LOOP(T, POWI)                                                           \
   do {                                                                                   \
     T *o = out;                                                                          \
     const T *a = in[0];                                                                  \
-    for (int64_t i = 0; i < n->size; i++) {                                              \
-      T r = 1, x = a[i];                                                                 \
-      for (int64_t e = k < 0 ? -k : k; e; e >>= 1, x *= x)                                \
-        if (e & 1) r *= x;                                                               \
-      o[i] = k < 0 ? 1 / r : r;                                                          \
-    }                                                                                    \
+    for (int64_t i = 0; i < n->size; i++) o[i] = POWI(a[i], k);                          \
   } while (0)
 
-static bool powi(const nb__node *n, const nb__node *const *s, void *out, const void *const *in) {
-  double d = s[1]->p.d;
-  if (s[1]->op != NB_OP_FILL || d != (double)(int64_t)d || d > 16 || d < -16) return false;
-  int64_t k = (int64_t)d;
-  if (n->dtype == NB_F64) NB__POWI_LOOP(double);
-  else NB__POWI_LOOP(float);
+/* the integer exponent of x^k when the repeated-squaring path applies */
+bool nb__powi_exponent(const nb__node *b, int *k) {
+  double d = b->p.d;
+  if (b->op != NB_OP_FILL || d != (double)(int64_t)d || d > NB__POWI_MAX || d < -NB__POWI_MAX) return false;
+  *k = (int)d;
   return true;
 }
 
-#define NB__BINARY_DEFINE(ID, NAME, EXPR, JVP_RULE, TRANSPOSE_RULE)                      \
+static bool powi(const nb__node *n, const nb__node *const *s, void *out, const void *const *in) {
+  int k;
+  if (!nb__powi_exponent(s[1], &k)) return false;
+  if (n->dtype == NB_F64) NB__POWI_LOOP(double, nb_powi64);
+  else NB__POWI_LOOP(float, nb_powi32);
+  return true;
+}
+
+#define NB__BINARY_DEFINE(ID, NAME, F64, F32, JVP_RULE, TRANSPOSE_RULE)                  \
   static void eval_##ID(const nb__node *n, const nb__node *const *s, void *out,          \
                         const void *const *in) {                                         \
     if (NB_OP_##ID == NB_OP_POW && powi(n, s, out, in)) return;                          \
-    if (n->dtype == NB_F64) NB__BINARY_LOOP(double, EXPR);                               \
-    else NB__BINARY_LOOP(float, EXPR);                                                   \
+    if (n->dtype == NB_F64) NB__BINARY_LOOP(double, F64);                                \
+    else NB__BINARY_LOOP(float, F32);                                                    \
   }                                                                                      \
   const nb__prim nb__row_##ID = {NAME, 2, NB__ELEMENTWISE, infer_binary, eval_##ID,       \
-                                 NULL, JVP_RULE, TRANSPOSE_RULE, nb__batch_elementwise};
+                                 NULL, JVP_RULE, TRANSPOSE_RULE, nb__batch_elementwise,  \
+                                 .c64 = #F64, .c32 = #F32};
 
 NB__BINARY_ROWS(NB__BINARY_DEFINE)
 
@@ -232,7 +233,8 @@ TRANSPOSE(transpose_select) {
   if (lin[2]) cts[2] = nb__ad_select(ad, c, zero, ct);
 }
 const nb__prim nb__row_SELECT = {"select", 3, NB__ELEMENTWISE, infer_select, eval_select,
-                                 NULL, jvp_select, transpose_select, nb__batch_elementwise};
+                                 NULL, jvp_select, transpose_select, nb__batch_elementwise,
+                                 .c64 = "c != 0 ? a : b", .c32 = "c != 0 ? a : b"};
 
 /* ---- cast: p.i[0] is the target dtype ---- */
 static nb_status infer_cast(const char *api, nb__node *out, const nb__node *const *src) {
@@ -263,4 +265,5 @@ TRANSPOSE(transpose_cast) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_CAST, ct, &p);
 }
 const nb__prim nb__row_CAST = {"cast", 1, NB__ELEMENTWISE, infer_cast, eval_cast,
-                               NULL, nb__jvp_linear1, transpose_cast, nb__batch_elementwise};
+                               NULL, nb__jvp_linear1, transpose_cast, nb__batch_elementwise,
+                               .c64 = "(double)x", .c32 = "(float)x"};

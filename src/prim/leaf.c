@@ -11,9 +11,9 @@ static nb_status infer_leaf(const char *api, nb__node *out, const nb__node *cons
 /* input and const are never evaluated: the executor points at their memory.
  * An input's tangent is whatever the transformation seeds it with. */
 const nb__prim nb__row_INPUT = {"input", 0, NB__LEAF | NB__NO_INTERN, infer_leaf, NULL,
-                                NULL, NULL, NULL, NULL};
+                                NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 const nb__prim nb__row_CONST = {"const", 0, NB__LEAF, infer_leaf, NULL,
-                                NULL, nb__jvp_zero, NULL, NULL};
+                                NULL, nb__jvp_zero, NULL, NULL, NULL, NULL, NULL};
 
 /* FILL: p.d is the value */
 static void eval_fill(const nb__node *n, const nb__node *const *s, void *out,
@@ -28,7 +28,7 @@ static void eval_fill(const nb__node *n, const nb__node *const *s, void *out,
   }
 }
 const nb__prim nb__row_FILL = {"fill", 0, NB__LEAF, infer_leaf, eval_fill,
-                               NULL, nb__jvp_zero, NULL, NULL};
+                               NULL, nb__jvp_zero, NULL, NULL, NULL, NULL, NULL};
 
 /* IOTA: p.i[0] is the axis whose index each element holds */
 static void eval_iota(const nb__node *n, const nb__node *const *s, void *out,
@@ -52,4 +52,4 @@ static nb_status infer_iota(const char *api, nb__node *out, const nb__node *cons
   return NB_OK;
 }
 const nb__prim nb__row_IOTA = {"iota", 0, NB__LEAF, infer_iota, eval_iota,
-                               NULL, nb__jvp_zero, NULL, NULL};
+                               NULL, nb__jvp_zero, NULL, NULL, NULL, NULL, NULL};

@@ -123,4 +123,4 @@ static void transpose_matmul(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *li
 }
 
 const nb__prim nb__row_MATMUL = {"matmul", 2, 0, infer_matmul, eval_matmul,
-                                 NULL, jvp_matmul, transpose_matmul, nb__batch_elementwise};
+                                 NULL, jvp_matmul, transpose_matmul, nb__batch_elementwise, NULL, NULL, NULL};

@@ -6,14 +6,9 @@
 #include "../transform/ad.h"
 
 /* ---- the strided copy ---- */
-typedef struct view {
-  int64_t off;
-  int64_t str[NB_MAX_RANK];
-} view;
-
 #define NB__STRIDED(T)                                                                   \
-  static void strided_##T(int rank, const int64_t *shape, T *o, const view *ov,          \
-                          const T *a, const view *av) {                                  \
+  static void strided_##T(int rank, const int64_t *shape, T *o, const nb__view *ov,      \
+                          const T *a, const nb__view *av) {                              \
     int64_t idx[NB_MAX_RANK] = {0};                                                      \
     int64_t oo = ov->off, ao = av->off;                                                  \
     int     last = rank - 1;                                                             \
@@ -34,22 +29,42 @@ NB__STRIDED(uint32_t)
 NB__STRIDED(uint64_t)
 
 /* out[ov] = in[av] over shape; elements are copied as bits */
-static void strided_copy(size_t esz, int rank, const int64_t *shape, void *out, const view *ov,
-                         const void *in, const view *av) {
-  for (int d = 0; d < rank; d++)
-    if (shape[d] == 0) return;
-  if (rank == 0) {
-    memcpy((char *)out + ov->off * (int64_t)esz, (const char *)in + av->off * (int64_t)esz, esz);
+static void strided_copy(size_t esz, const nb__copy *c, void *out, const void *in) {
+  for (int d = 0; d < c->rank; d++)
+    if (c->shape[d] == 0) return;
+  if (c->rank == 0) {
+    memcpy((char *)out + c->out.off * (int64_t)esz, (const char *)in + c->in.off * (int64_t)esz, esz);
     return;
   }
-  if (esz == 8) strided_uint64_t(rank, shape, out, ov, in, av);
-  else strided_uint32_t(rank, shape, out, ov, in, av);
+  if (esz == 8) strided_uint64_t(c->rank, c->shape, out, &c->out, in, &c->in);
+  else strided_uint32_t(c->rank, c->shape, out, &c->out, in, &c->in);
 }
 
-static view dense_view(int rank, const int64_t *shape) {
-  view v = {0};
+static nb__view dense_view(int rank, const int64_t *shape) {
+  nb__view v = {0};
   nb__dense_strides(rank, shape, v.str);
   return v;
+}
+
+/* a copy over the index space of shape, both sides dense to start with */
+static nb__copy dense_copy(int rank, const int64_t *shape, const nb__node *x) {
+  nb__copy c = {.rank = rank};
+  memcpy(c.shape, shape, sizeof c.shape);
+  c.out = dense_view(rank, shape);
+  c.in = dense_view(x->rank, x->shape);
+  return c;
+}
+
+/* every movement row's kernel: its copies, one per operand */
+static void eval_copies(const nb__node *n, const nb__node *const *s, void *out,
+                        const void *const *in) {
+  const nb__prim *row = nb__prims[n->op];
+  for (int k = 0; k < n->nsrc; k++) {
+    nb__copy c;
+    row->copy(n, s, k, &c);
+    if (c.zero_first) memset(out, 0, (size_t)n->size * nb__dtype_size((nb_dtype)n->dtype));
+    strided_copy(nb__dtype_size((nb_dtype)n->dtype), &c, out, in[k]);
+  }
 }
 
 #define TRANSPOSE(name) \
@@ -80,13 +95,14 @@ bad:
                   nb__shape_str(sa, x->rank, x->shape), nb__shape_str(sb, out->rank, out->shape));
 }
 
-static void eval_broadcast(const nb__node *n, const nb__node *const *s, void *out,
-                           const void *const *in) {
-  const nb__node *x = s[0];
-  view            ov = dense_view(n->rank, n->shape), xv = dense_view(x->rank, x->shape), av = {0};
-  for (int k = 0; k < x->rank; k++)
-    if (x->shape[k] != 1) av.str[n->p.i[k]] = xv.str[k];
-  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+/* the operand's axes, placed; the others read with stride 0 */
+static void copy_broadcast(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
+  const nb__node *x = s[k];
+  *c = dense_copy(n->rank, n->shape, x);
+  nb__view xv = c->in;
+  memset(&c->in, 0, sizeof c->in);
+  for (int d = 0; d < x->rank; d++)
+    if (x->shape[d] != 1) c->in.str[n->p.i[d]] = xv.str[d];
 }
 /* transpose: sum over the axes the broadcast created or stretched */
 TRANSPOSE(transpose_broadcast) {
@@ -112,8 +128,9 @@ static nb_expr *batch_broadcast(nb__ad *ad, const nb__node *n, int64_t b, nb_exp
   return n->rank + 1 > NB_MAX_RANK ? nb__fail(NB_ERR_SHAPE, "%s: batching exceeds rank %d", ad->api, NB_MAX_RANK), NULL
                                    : nb__emit(ad->api, NULL, &m, 1, x);
 }
-const nb__prim nb__row_BROADCAST = {"broadcast_in_dim", 1, 0, infer_broadcast, eval_broadcast,
-                                    NULL, nb__jvp_linear1, transpose_broadcast, batch_broadcast};
+const nb__prim nb__row_BROADCAST = {"broadcast_in_dim", 1, 0, infer_broadcast, eval_copies,
+                                    NULL, nb__jvp_linear1, transpose_broadcast, batch_broadcast,
+                                    .copy = copy_broadcast};
 
 /* ---- reshape: the output shape is given; the buffer is an alias ---- */
 static nb_status infer_reshape(const char *api, nb__node *out, const nb__node *const *src) {
@@ -144,7 +161,7 @@ static nb_expr *batch_reshape(nb__ad *ad, const nb__node *n, int64_t b, nb_expr 
   return nb__emit(ad->api, NULL, &m, 1, x);
 }
 const nb__prim nb__row_RESHAPE = {"reshape", 1, NB__ALIAS, infer_reshape, NULL,
-                                  NULL, nb__jvp_linear1, transpose_reshape, batch_reshape};
+                                  NULL, nb__jvp_linear1, transpose_reshape, batch_reshape, NULL, NULL, NULL};
 
 /* ---- transpose: output axis k is operand axis p.i[k] ---- */
 static nb_status infer_transpose(const char *api, nb__node *out, const nb__node *const *src) {
@@ -162,11 +179,10 @@ static nb_status infer_transpose(const char *api, nb__node *out, const nb__node 
   return NB_OK;
 }
 
-static void eval_transpose(const nb__node *n, const nb__node *const *s, void *out,
-                           const void *const *in) {
-  view ov = dense_view(n->rank, n->shape), xv = dense_view(s[0]->rank, s[0]->shape), av = {0};
-  for (int k = 0; k < n->rank; k++) av.str[k] = xv.str[n->p.i[k]];
-  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+static void copy_transpose(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
+  *c = dense_copy(n->rank, n->shape, s[k]);
+  nb__view xv = c->in;
+  for (int d = 0; d < n->rank; d++) c->in.str[d] = xv.str[n->p.i[d]];
 }
 TRANSPOSE(transpose_transpose) { /* the inverse permutation */
   nb__params p = {0};
@@ -180,30 +196,29 @@ static nb_expr *batch_transpose(nb__ad *ad, const nb__node *n, int64_t b, nb_exp
   for (int k = 0; k < n->rank && k + 1 < NB_MAX_RANK; k++) p.i[k + 1] = n->p.i[k] + 1;
   return nb__adp(ad, NB_OP_TRANSPOSE, x[0], &p);
 }
-const nb__prim nb__row_TRANSPOSE = {"transpose", 1, 0, infer_transpose, eval_transpose,
-                                    NULL, nb__jvp_linear1, transpose_transpose, batch_transpose};
+const nb__prim nb__row_TRANSPOSE = {"transpose", 1, 0, infer_transpose, eval_copies,
+                                    NULL, nb__jvp_linear1, transpose_transpose, batch_transpose,
+                                    .copy = copy_transpose};
 
 /* ---- rev: reverses the axes in the bit mask p.i[0] ---- */
 static nb_status infer_same_shape(const char *api, nb__node *out, const nb__node *const *src) {
   return nb__infer_same(api, out, src, 1);
 }
 
-static void eval_rev(const nb__node *n, const nb__node *const *s, void *out,
-                     const void *const *in) {
-  (void)s;
-  view ov = dense_view(n->rank, n->shape), av = ov;
-  for (int k = 0; k < n->rank; k++)
-    if (n->p.i[0] & (1 << k)) {
-      av.off += (n->shape[k] - 1) * av.str[k];
-      av.str[k] = -av.str[k];
+static void copy_rev(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
+  *c = dense_copy(n->rank, n->shape, s[k]);
+  for (int d = 0; d < n->rank; d++)
+    if (n->p.i[0] & (1 << d)) {
+      c->in.off += (n->shape[d] - 1) * c->in.str[d];
+      c->in.str[d] = -c->in.str[d];
     }
-  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
 }
 TRANSPOSE(transpose_rev) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_REV, ct, &y->n.p);
 }
-const nb__prim nb__row_REV = {"rev", 1, 0, infer_same_shape, eval_rev,
-                              NULL, nb__jvp_linear1, transpose_rev, nb__batch_mask};
+const nb__prim nb__row_REV = {"rev", 1, 0, infer_same_shape, eval_copies,
+                              NULL, nb__jvp_linear1, transpose_rev, nb__batch_mask,
+                              .copy = copy_rev};
 
 /* ---- slice: p.i = {axis, start, stop, step}, 0 <= start <= stop <= len, step > 0 ---- */
 static nb_status infer_slice(const char *api, nb__node *out, const nb__node *const *src) {
@@ -220,13 +235,11 @@ static nb_status infer_slice(const char *api, nb__node *out, const nb__node *con
   return NB_OK;
 }
 
-static void eval_slice(const nb__node *n, const nb__node *const *s, void *out,
-                       const void *const *in) {
-  int  axis = (int)n->p.i[0];
-  view ov = dense_view(n->rank, n->shape), av = dense_view(s[0]->rank, s[0]->shape);
-  av.off = n->p.i[1] * av.str[axis];
-  av.str[axis] *= n->p.i[3];
-  strided_copy(esize(n), n->rank, n->shape, out, &ov, in[0], &av);
+static void copy_slice(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
+  int axis = (int)n->p.i[0];
+  *c = dense_copy(n->rank, n->shape, s[k]);
+  c->in.off = n->p.i[1] * c->in.str[axis];
+  c->in.str[axis] *= n->p.i[3];
 }
 /* transpose: zeros around and between the taken elements */
 TRANSPOSE(transpose_slice) {
@@ -237,8 +250,9 @@ TRANSPOSE(transpose_slice) {
   if (count > 0) p.i[1] = start, p.i[2] = len - (start + (count - 1) * step + 1), p.i[3] = step - 1;
   cts[0] = nb__adp(ad, NB_OP_PAD, ct, &p);
 }
-const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_slice,
-                                NULL, nb__jvp_linear1, transpose_slice, nb__batch_axis};
+const nb__prim nb__row_SLICE = {"slice", 1, 0, infer_slice, eval_copies,
+                                NULL, nb__jvp_linear1, transpose_slice, nb__batch_axis,
+                                .copy = copy_slice};
 
 /* ---- pad with zeros: p.i = {axis, lo, hi, interior}; the transpose of slice ---- */
 static nb_status infer_pad(const char *api, nb__node *out, const nb__node *const *src) {
@@ -257,15 +271,15 @@ static nb_status infer_pad(const char *api, nb__node *out, const nb__node *const
   return NB_OK;
 }
 
-static void eval_pad(const nb__node *n, const nb__node *const *s, void *out,
-                     const void *const *in) {
-  const nb__node *x = s[0];
+/* zeros, then the operand at lo, interior apart */
+static void copy_pad(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
+  const nb__node *x = s[k];
   int             axis = (int)n->p.i[0];
-  memset(out, 0, (size_t)n->size * esize(n));
-  view ov = dense_view(n->rank, n->shape), av = dense_view(x->rank, x->shape);
-  ov.off = n->p.i[1] * ov.str[axis];
-  ov.str[axis] *= n->p.i[3] + 1;
-  strided_copy(esize(n), x->rank, x->shape, out, &ov, in[0], &av);
+  *c = dense_copy(x->rank, x->shape, x);
+  c->out = dense_view(n->rank, n->shape);
+  c->out.off = n->p.i[1] * c->out.str[axis];
+  c->out.str[axis] *= n->p.i[3] + 1;
+  c->zero_first = true;
 }
 TRANSPOSE(transpose_pad) { /* the slice that picks the operand back out */
   int64_t axis = y->n.p.i[0], lo = y->n.p.i[1], interior = y->n.p.i[3];
@@ -275,8 +289,9 @@ TRANSPOSE(transpose_pad) { /* the slice that picks the operand back out */
   if (len > 0) p.i[1] = lo, p.i[2] = lo + (len - 1) * (interior + 1) + 1, p.i[3] = interior + 1;
   cts[0] = nb__adp(ad, NB_OP_SLICE, ct, &p);
 }
-const nb__prim nb__row_PAD = {"pad", 1, 0, infer_pad, eval_pad,
-                              NULL, nb__jvp_linear1, transpose_pad, nb__batch_axis};
+const nb__prim nb__row_PAD = {"pad", 1, 0, infer_pad, eval_copies,
+                              NULL, nb__jvp_linear1, transpose_pad, nb__batch_axis,
+                              .copy = copy_pad};
 
 /* ---- concatenate along p.i[0] ---- */
 static nb_status infer_concat(const char *api, nb__node *out, const nb__node *const *src) {
@@ -309,15 +324,12 @@ static nb_status infer_concat(const char *api, nb__node *out, const nb__node *co
   return NB_OK;
 }
 
-static void eval_concat(const nb__node *n, const nb__node *const *s, void *out,
-                        const void *const *in) {
-  int  axis = (int)n->p.i[0];
-  view ov = dense_view(n->rank, n->shape);
-  for (int i = 0; i < n->nsrc; i++) {
-    view av = dense_view(s[i]->rank, s[i]->shape);
-    strided_copy(esize(n), s[i]->rank, s[i]->shape, out, &ov, in[i], &av);
-    ov.off += s[i]->shape[axis] * ov.str[axis];
-  }
+/* operand k lands after the operands before it along the axis */
+static void copy_concat(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
+  int axis = (int)n->p.i[0];
+  *c = dense_copy(s[k]->rank, s[k]->shape, s[k]);
+  c->out = dense_view(n->rank, n->shape);
+  for (int i = 0; i < k; i++) c->out.off += s[i]->shape[axis] * c->out.str[axis];
 }
 static nb_expr *jvp_concat(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
                            nb_expr *const *t) {
@@ -342,8 +354,9 @@ TRANSPOSE(transpose_concat) { /* each operand's part of the cotangent */
     off += len;
   }
 }
-const nb__prim nb__row_CONCAT = {"concatenate", -1, 0, infer_concat, eval_concat,
-                                 NULL, jvp_concat, transpose_concat, nb__batch_axis};
+const nb__prim nb__row_CONCAT = {"concatenate", -1, 0, infer_concat, eval_copies,
+                                 NULL, jvp_concat, transpose_concat, nb__batch_axis,
+                                 .copy = copy_concat};
 
 /* ---- gather / scatter_add along p.i[0] with fixed int64 indices in p.data;
  *      scatter_add's output axis length is p.i[1] ---- */
@@ -396,7 +409,7 @@ TRANSPOSE(transpose_gather) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_SCATTER_ADD, ct, &p);
 }
 const nb__prim nb__row_GATHER = {"gather", 1, 0, infer_gather, eval_gather,
-                                 NULL, nb__jvp_linear1, transpose_gather, nb__batch_axis};
+                                 NULL, nb__jvp_linear1, transpose_gather, nb__batch_axis, NULL, NULL, NULL};
 
 static nb_status infer_scatter(const char *api, nb__node *out, const nb__node *const *src) {
   const nb__node *x = src[0];
@@ -440,4 +453,4 @@ TRANSPOSE(transpose_scatter) {
   if (lin[0] && ct) cts[0] = nb__adp(ad, NB_OP_GATHER, ct, &p);
 }
 const nb__prim nb__row_SCATTER_ADD = {"scatter_add", 1, 0, infer_scatter, eval_scatter,
-                                      NULL, nb__jvp_linear1, transpose_scatter, nb__batch_axis};
+                                      NULL, nb__jvp_linear1, transpose_scatter, nb__batch_axis, NULL, NULL, NULL};

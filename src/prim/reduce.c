@@ -202,8 +202,8 @@ static nb_expr *jvp_prod(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_ex
 }
 
 const nb__prim nb__row_REDUCE_SUM = {"reduce_sum", 1, 0, infer_reduce, eval_sum,
-                                     NULL, nb__jvp_linear1, transpose_sum, nb__batch_mask};
+                                     NULL, nb__jvp_linear1, transpose_sum, nb__batch_mask, NULL, NULL, NULL};
 const nb__prim nb__row_REDUCE_MAX = {"reduce_max", 1, 0, infer_reduce, eval_max,
-                                     NULL, jvp_max, NULL, nb__batch_mask};
+                                     NULL, jvp_max, NULL, nb__batch_mask, NULL, NULL, NULL};
 const nb__prim nb__row_REDUCE_PROD = {"reduce_prod", 1, 0, infer_reduce, eval_prod,
-                                      NULL, jvp_prod, NULL, nb__batch_mask};
+                                      NULL, jvp_prod, NULL, nb__batch_mask, NULL, NULL, NULL};

@@ -3,6 +3,7 @@
  * kernels are plain loops the compiler can vectorize. */
 #include <math.h>
 
+#include "scalar.h"
 #include "vmath.h"
 
 #include "../transform/ad.h"
@@ -11,20 +12,8 @@ static nb_status infer_unary(const char *api, nb__node *out, const nb__node *con
   return nb__infer_same(api, out, src, 1);
 }
 
-/* sign keeps 0, -0 and NaN as they are */
-static inline double sign64(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; }
-static inline float  sign32(float x) { return x > 0 ? 1.0f : x < 0 ? -1.0f : x; }
-/* the logistic function without overflow for large |x| */
-static inline double logistic64(double x) {
-  if (x >= 0) return 1.0 / (1.0 + exp(-x));
-  double e = exp(x);
-  return e / (1.0 + e);
-}
-static inline float logistic32(float x) {
-  if (x >= 0) return 1.0f / (1.0f + expf(-x));
-  float e = expf(x);
-  return e / (1.0f + e);
-}
+NB__SCALAR_HELPERS
+const char nb__scalar_text[] = NB__STR(NB__SCALAR_HELPERS);
 
 /* ---- partial derivatives (x the operand, y the result) ---- */
 #define FILL(v) nb__fill_like(ad->api, x, (v))
@@ -77,7 +66,7 @@ static nb_expr *d_none(nb__ad *ad, nb_expr *x, nb_expr *y) {
 /*  id        name       f64 formula      f32 formula      dy/dx (x is the element) */
 #define NB__UNARY_ROWS(X)                                                             \
   X(ABS,      "abs",      fabs(x),        fabsf(x),        d_abs)                     \
-  X(SIGN,     "sign",     sign64(x),      sign32(x),       d_none)                    \
+  X(SIGN,     "sign",     nb_sign64(x),   nb_sign32(x),    d_none)                    \
   X(EXP,      "exp",      exp(x),         expf(x),         d_exp)                     \
   X(EXPM1,    "expm1",    expm1(x),       expm1f(x),       d_expm1)                   \
   X(LOG,      "log",      log(x),         logf(x),         d_log)                     \
@@ -93,7 +82,7 @@ static nb_expr *d_none(nb__ad *ad, nb_expr *x, nb_expr *y) {
   X(COSH,     "cosh",     cosh(x),        coshf(x),        d_cosh)                    \
   X(TANH,     "tanh",     tanh(x),        tanhf(x),        d_tanh)                    \
   X(ERF,      "erf",      erf(x),         erff(x),         d_erf)                     \
-  X(LOGISTIC, "logistic", logistic64(x),  logistic32(x),   d_logistic)                \
+  X(LOGISTIC, "logistic", nb_logistic64(x), nb_logistic32(x), d_logistic)             \
   X(FLOOR,    "floor",    floor(x),       floorf(x),       d_none)                    \
   X(CEIL,     "ceil",     ceil(x),        ceilf(x),        d_none)                    \
   X(ROUND,    "round",    nearbyint(x),   nearbyintf(x),   d_none) /* half to even */
@@ -123,7 +112,7 @@ static nb_expr *d_none(nb__ad *ad, nb_expr *x, nb_expr *y) {
 #define NB__UNARY_DEFINE(ID, NAME, F64, F32, PARTIAL)                                    \
   NB__UNARY_KERNEL(ID, F64, F32)                                                         \
   const nb__prim nb__row_##ID = {NAME, 1, NB__ELEMENTWISE, infer_unary, eval_##ID,       \
-                                 PARTIAL, NULL, NULL, nb__batch_elementwise};
+                                 PARTIAL, NULL, NULL, nb__batch_elementwise, .c64 = #F64, .c32 = #F32};
 
 NB__UNARY_ROWS(NB__UNARY_DEFINE)
 
@@ -139,10 +128,10 @@ static void transpose_neg(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *lin, 
   cts[0] = nb__t_neg(ad, ct);
 }
 const nb__prim nb__row_NEG = {"neg", 1, NB__ELEMENTWISE, infer_unary, eval_NEG,
-                              NULL, jvp_neg, transpose_neg, nb__batch_elementwise};
+                              NULL, jvp_neg, transpose_neg, nb__batch_elementwise, .c64 = "-x", .c32 = "-x"};
 
 /* ---- stop_gradient: the identity for values (an alias of its operand's
  *      buffer), zero for derivatives ---- */
 const nb__prim nb__row_STOP_GRADIENT = {"stop_gradient", 1, NB__ELEMENTWISE | NB__ALIAS,
                                         infer_unary, NULL, NULL, nb__jvp_zero, NULL,
-                                        nb__batch_elementwise};
+                                        nb__batch_elementwise, NULL, NULL, NULL};
