@@ -212,6 +212,20 @@ int64_t   nb_fn_node_count(const nb_fn *f);
 /* extension: bytes of scratch memory one call of f uses (its workspace),
  * not counting the caller's input and output buffers; -1 on failure */
 int64_t   nb_fn_workspace_bytes(nb_fn *f);
+
+/* extension: standalone C and native code.
+ * nb_fn_emit_c writes f as one C11 file that needs only <math.h>, <stdint.h>
+ * and <string.h>: `int NAME(const void *const *in, void *const *out, void *work)`
+ * computes what nb_call computes (0 on success; reentrant, no globals, no
+ * malloc), work being NAME_work_bytes() bytes of scratch memory, 16-byte
+ * aligned; NAME_nin(), NAME_nout(), NAME_in_size(i) and NAME_out_size(i)
+ * describe the signature. NAME must be a C identifier.
+ * nb_fn_compile emits f, compiles it with the system C compiler ($NB_CC,
+ * else the compiler nabla was built with, else cc) and loads it: from then
+ * on nb_call runs the native code (one thread). NB_ERR_COMPILE, with the
+ * compiler's first words, when that fails; f then keeps working as before. */
+nb_status nb_fn_emit_c(nb_fn *f, const char *name, FILE *out);
+nb_status nb_fn_compile(nb_fn *f);
 nb_status nb_check_grads(const nb_fn *f, const void *const *x, int order, double *max_rel_err);
 
 const char *nb_version(void);

@@ -231,8 +231,12 @@ struct nb_fn {
   pthread_mutex_t lock;
   nb__plan       *plan;
   nb__workspace  *idle; /* workspaces not in use */
+  /* native code from nb_fn_compile (emit/jit.c): nb_call runs it when set */
+  void *native_lib;
+  int (*native)(const void *const *in, void *const *out, void *work);
 };
 
 void nb__exec_destroy(nb_fn *f);
+void nb__native_unload(nb_fn *f); /* emit/jit.c */
 
 #endif

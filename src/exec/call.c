@@ -5,6 +5,8 @@
 
 #include "exec.h"
 
+typedef int (*native_fn)(const void *const *in, void *const *out, void *work);
+
 struct nb__workspace {
   nb__workspace *next;
   unsigned char *mem;
@@ -39,6 +41,7 @@ void nb__exec_destroy(nb_fn *f) {
     workspace_free(w);
   }
   f->idle = NULL;
+  nb__native_unload(f);
   nb__plan_free(f->plan);
   f->plan = NULL;
 }
@@ -49,7 +52,7 @@ static nb__plan *plan_locked(nb_fn *f) {
   return f->plan;
 }
 
-static nb__plan *get_plan(nb_fn *f) {
+nb__plan *nb__plan_get(nb_fn *f) {
   pthread_mutex_lock(&f->lock);
   nb__plan *p = plan_locked(f);
   pthread_mutex_unlock(&f->lock);
@@ -58,14 +61,16 @@ static nb__plan *get_plan(nb_fn *f) {
 
 int64_t nb_fn_workspace_bytes(nb_fn *f) {
   if (!f) return nb__null_arg("nb_fn_workspace_bytes"), -1;
-  nb__plan *p = get_plan(f);
+  nb__plan *p = nb__plan_get(f);
   if (!p) return nb__nomem("nb_fn_workspace_bytes"), -1;
   return (int64_t)p->bytes;
 }
 
-/* Takes a workspace (making the plan and the workspace when needed). */
-static nb__workspace *checkout(nb_fn *f) {
+/* Takes a workspace (making the plan and the workspace when needed), and
+ * tells whether native code runs the function. */
+static nb__workspace *checkout(nb_fn *f, native_fn *native) {
   pthread_mutex_lock(&f->lock);
+  *native = f->native;
   nb__workspace *w = NULL;
   if (plan_locked(f)) {
     w = f->idle;
@@ -158,9 +163,13 @@ static void run_group(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsig
   else group_blocks(&r, 0, 0, blocks);
 }
 
+static unsigned char *aligned_base(const nb__workspace *w) {
+  return (unsigned char *)(((uintptr_t)w->mem + NB__ALIGN - 1) / NB__ALIGN * NB__ALIGN);
+}
+
 static void run(const nb_fn *f, const nb__plan *p, nb__workspace *w, const void *const *inputs,
                 void *const *outputs) {
-  unsigned char *base = (unsigned char *)(((uintptr_t)w->mem + NB__ALIGN - 1) / NB__ALIGN * NB__ALIGN);
+  unsigned char *base = aligned_base(w);
   bind(f, p, w, base, inputs, outputs);
   for (int32_t s = 0; s < p->nsteps; s++) {
     nb__step st = p->steps[s];
@@ -192,9 +201,11 @@ nb_status nb_call(nb_fn *f, const void *const *inputs, void *const *outputs) {
   const char *api = "nb_call";
   if (!f) return nb__null_arg(api);
   if (check_buffers(api, f, inputs, outputs)) return NB_ERR_ARG;
-  nb__workspace *w = checkout(f);
+  native_fn      native;
+  nb__workspace *w = checkout(f, &native);
   if (!w) return nb__nomem(api);
-  run(f, f->plan, w, inputs, outputs);
+  if (native) native(inputs, outputs, aligned_base(w));
+  else run(f, f->plan, w, inputs, outputs);
   checkin(f, w);
   return NB_OK;
 }

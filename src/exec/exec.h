@@ -60,6 +60,8 @@ struct nb__plan {
 };
 
 nb__plan *nb__plan_new(const nb_fn *f);
+/* f's plan, made at the first need (under f's lock); NULL when out of memory */
+nb__plan *nb__plan_get(nb_fn *f);
 
 /* The reference evaluator (exec/reference.c): node by node on whole arrays,
  * for tests. While it runs, kernels skip their fast paths (BLAS). */

@@ -8,6 +8,12 @@
 
 #include <math.h>
 
+/* the libm functions that have SIMD versions (the C emitter lists them too) */
+#define NB__VMATH_UNARY(X)                                                                 \
+  X(exp) X(expm1) X(log) X(log1p) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh)    \
+  X(cosh) X(tanh) X(erf)
+#define NB__VMATH_BINARY(X) X(pow) X(atan2)
+
 #if defined(NB_VECTOR_MATH)
 #define NB__SIMD(decl) _Pragma("omp declare simd notinbranch") decl;
 #define NB__SIMD_BOTH(fn)                                                                  \
@@ -16,22 +22,8 @@
 #define NB__SIMD_BOTH2(fn)                                                                 \
   NB__SIMD(double fn(double, double))                                                      \
   NB__SIMD(float fn##f(float, float))
-NB__SIMD_BOTH(exp)
-NB__SIMD_BOTH(expm1)
-NB__SIMD_BOTH(log)
-NB__SIMD_BOTH(log1p)
-NB__SIMD_BOTH(sin)
-NB__SIMD_BOTH(cos)
-NB__SIMD_BOTH(tan)
-NB__SIMD_BOTH(asin)
-NB__SIMD_BOTH(acos)
-NB__SIMD_BOTH(atan)
-NB__SIMD_BOTH(sinh)
-NB__SIMD_BOTH(cosh)
-NB__SIMD_BOTH(tanh)
-NB__SIMD_BOTH(erf)
-NB__SIMD_BOTH2(pow)
-NB__SIMD_BOTH2(atan2)
+NB__VMATH_UNARY(NB__SIMD_BOTH)
+NB__VMATH_BINARY(NB__SIMD_BOTH2)
 #undef NB__SIMD_BOTH
 #undef NB__SIMD_BOTH2
 #undef NB__SIMD
