@@ -39,11 +39,49 @@ static int nb_body(void *p) {
   return nb_call(c->f, c->in, c->out) != NB_OK;
 }
 
+/* the normwise relative difference of c's outputs now and in `before` */
+static double outputs_diff(const nbc *c, void *const *before) {
+  double worst = 0;
+  for (int j = 0; j < nb_fn_nout(c->f); j++) {
+    int64_t n = nb_fn_out_size(c->f, j);
+    double  e = nb_fn_out_dtype(c->f, j) == NB_F64 ? rel_err_f64(c->out[j], before[j], n)
+                                                    : rel_err_f32(c->out[j], before[j], n);
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
+/* nabla's function again as native code (nb_fn_compile), timed as "nabla-c" once its
+ * outputs match the interpreter's */
+static void time_native(const char *id, const char *cs, const char *op, nbc *c) {
+  void *before[10] = {0};
+  bool  ok = true;
+  int   nout = nb_fn_nout(c->f);
+  for (int j = 0; j < nout && ok; j++) {
+    size_t bytes = (size_t)nb_fn_out_size(c->f, j) * (nb_fn_out_dtype(c->f, j) == NB_F64 ? 8 : 4);
+    ok = (before[j] = malloc(bytes ? bytes : 1)) != NULL;
+    if (ok) memcpy(before[j], c->out[j], bytes);
+  }
+  if (!ok) {
+    res_note(id, cs, "nabla-c", "%s: out of memory", op);
+  } else if (nb_fn_compile(c->f) != NB_OK || nb_call(c->f, c->in, c->out) != NB_OK) {
+    res_note(id, cs, "nabla-c", "%s: not timed: %s", op, nb_errmsg());
+  } else {
+    char what[64];
+    snprintf(what, sizeof what, "nabla-c %s vs nabla", op);
+    bool f32 = nb_fn_out_dtype(c->f, 0) == NB_F32;
+    if (check_close(id, cs, what, outputs_diff(c, before), f32 ? 1e-4 : 1e-12))
+      res_time(id, cs, op, "nabla-c", bench_time(nb_body, c));
+  }
+  for (int j = 0; j < nout; j++) free(before[j]);
+}
+
 static void time_it(const char *id, const char *cs, const char *op, const char *impl,
                     bench_body body, void *ctx) {
   bool nb = !strcmp(impl, "nabla");
   if (nabla_only && !nb) return;
   res_time(id, cs, op, nb ? nabla_name : impl, bench_time(body, ctx));
+  if (nb && !nabla_only) time_native(id, cs, op, ctx);
 }
 
 static bool save_ok(bool ok) { return ok && !nabla_only; }

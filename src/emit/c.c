@@ -271,25 +271,36 @@ static void put_reduce(const emitter *e, int32_t i) {
   fprintf(o, "  %*sv%d[o++] = (%s)acc;\n  %*s}\n  }\n", 2 * nk + 2, "", i, ctype(n), 2 * nk, "");
 }
 
-/* the interpreter's loop order; masked: a zero factor makes a zero term */
+/* matrix-vector shapes (few columns) as dot products, the rest in the
+ * interpreter's i-l-j order, which vectorizes over columns; masked: a zero
+ * factor makes a zero term */
 static void put_matmul(const emitter *e, int32_t i) {
   FILE           *o = e->o;
   const nb__node *n = node(e, i);
   int             r = n->rank;
   int64_t         m = n->shape[r - 2], nn = n->shape[r - 1], k = node(e, src_of(e, i, 0))->shape[r - 1], batch = 1;
   const char     *t = ctype(n);
+  bool            masked = n->p.i[0] != 0;
   for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
   fprintf(o, "  for (int64_t q = 0; q < %lld; q++)\n    for (int64_t i = 0; i < %lld; i++) {\n", (long long)batch,
           (long long)m);
-  fprintf(o, "      %s *ci = v%d + (q * %lld + i) * %lld;\n", t, i, (long long)m, (long long)nn);
-  fprintf(o, "      for (int64_t j = 0; j < %lld; j++) ci[j] = 0;\n", (long long)nn);
-  fprintf(o, "      for (int64_t l = 0; l < %lld; l++) {\n", (long long)k);
-  fprintf(o, "        %s ail = v%d[(q * %lld + i) * %lld + l];\n", t, src_of(e, i, 0), (long long)m, (long long)k);
-  fprintf(o, "        const %s *bl = v%d + (q * %lld + l) * %lld;\n", t, src_of(e, i, 1), (long long)k, (long long)nn);
-  if (n->p.i[0])
-    fprintf(o, "        if (ail != 0)\n          for (int64_t j = 0; j < %lld; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];\n",
-            (long long)nn);
-  else fprintf(o, "        for (int64_t j = 0; j < %lld; j++) ci[j] += ail * bl[j];\n", (long long)nn);
+  fprintf(o, "      const int64_t m = %lld, nn = %lld, k = %lld;\n", (long long)m, (long long)nn, (long long)k);
+  fprintf(o, "      %s *ci = v%d + (q * m + i) * nn;\n", t, i);
+  fprintf(o, "      const %s *ai = v%d + (q * m + i) * k, *bq = v%d + q * k * nn;\n", t, src_of(e, i, 0),
+          src_of(e, i, 1));
+  if (nn < 8) { /* a row of accumulators in registers */
+    fprintf(o, "      double acc[%lld] = {0};\n      for (int64_t l = 0; l < k; l++)\n", (long long)nn);
+    fprintf(o, "        for (int64_t j = 0; j < nn; j++) acc[j] += %s;\n",
+            masked ? "ai[l] == 0 || bq[l * nn + j] == 0 ? 0 : ai[l] * bq[l * nn + j]" : "ai[l] * bq[l * nn + j]");
+    fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = (%s)acc[j];\n    }\n", t);
+    return;
+  }
+  fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = 0;\n");
+  fprintf(o, "      for (int64_t l = 0; l < k; l++) {\n");
+  fprintf(o, "        %s ail = ai[l];\n        const %s *bl = bq + l * nn;\n", t, t);
+  if (masked)
+    fprintf(o, "        if (ail != 0)\n          for (int64_t j = 0; j < nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];\n");
+  else fprintf(o, "        for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];\n");
   fprintf(o, "      }\n    }\n");
 }
 

@@ -100,10 +100,16 @@ static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out,
   else NB__MATMUL_LOOP(float);
 }
 
-static nb_expr *masked_matmul(nb__ad *ad, nb_expr *a, nb_expr *b) {
-  nb__node n = {.op = NB_OP_MATMUL, .p.i = {1}};
+/* n's matmul (masked or not) of a and b */
+static nb_expr *matmul_like(nb__ad *ad, const nb__node *n, nb_expr *a, nb_expr *b) {
+  nb__node m = {.op = NB_OP_MATMUL, .p = n->p};
   nb_expr *s[2] = {a, b};
-  return nb__emit(ad->api, NULL, &n, 2, s);
+  return nb__emit(ad->api, NULL, &m, 2, s);
+}
+
+static nb_expr *masked_matmul(nb__ad *ad, nb_expr *a, nb_expr *b) {
+  nb__node n = {.p.i = {1}};
+  return matmul_like(ad, &n, a, b);
 }
 
 static nb_expr *jvp_matmul(nb__ad *ad, const nb__node *n, nb_expr *const *x, nb_expr *y,
@@ -122,5 +128,23 @@ static void transpose_matmul(nb__ad *ad, nb_expr *y, nb_expr *ct, const bool *li
   if (lin[1]) cts[1] = masked_matmul(ad, nb__ad_swap_last(ad, y->src[0]), ct);
 }
 
+/* batching: when one operand is batched and the other is a plain matrix, one
+ * larger product instead of a copy of the matrix per batch item:
+ * a[B,M,K]·b[K,N] is a[B·M,K]·b, and a[M,K]·b[B,K,N] goes through b as [K,B·N] */
+static nb_expr *batch_matmul(nb__ad *ad, const nb__node *n, int64_t b, nb_expr *const *x,
+                             const bool *bx) {
+  if (n->rank != 2 || bx[0] == bx[1]) return nb__batch_elementwise(ad, n, b, x, bx);
+  int64_t    m = n->shape[0], nn = n->shape[1], k = bx[0] ? x[0]->n.shape[2] : x[0]->n.shape[1];
+  int64_t    out[3] = {b, m, nn};
+  nb__params swap = {.i = {1, 0, 2}};
+  if (bx[0]) {
+    int64_t rows[2] = {b * m, k};
+    return nb__reshape(ad->api, matmul_like(ad, n, nb__reshape(ad->api, x[0], 2, rows), x[1]), 3, out);
+  }
+  int64_t  cols[2] = {k, b * nn}, mbn[3] = {m, b, nn};
+  nb_expr *bt = nb__reshape(ad->api, nb__adp(ad, NB_OP_TRANSPOSE, x[1], &swap), 2, cols);
+  return nb__adp(ad, NB_OP_TRANSPOSE, nb__reshape(ad->api, matmul_like(ad, n, x[0], bt), 3, mbn), &swap);
+}
+
 const nb__prim nb__row_MATMUL = {"matmul", 2, 0, infer_matmul, eval_matmul,
-                                 NULL, jvp_matmul, transpose_matmul, nb__batch_elementwise, NULL, NULL, NULL};
+                                 NULL, jvp_matmul, transpose_matmul, batch_matmul, NULL, NULL, NULL};
