@@ -1,5 +1,10 @@
 /* Helpers shared by several test suites (see fixture.h). */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+
 #include "fixture.h"
+
+#include "../src/exec/exec.h"
 
 #define MAXIO 16
 
@@ -137,7 +142,7 @@ int64_t fx_eval(nb_graph *g, int nin, nb_expr *const *ins, const double *const *
                     nb_expr *out, double *res, int64_t cap) {
   int64_t n = -1;
   nb_fn  *f = NULL;
-  void   *bufs[8] = {0};
+  void   *ib[8] = {0};
   void   *obuf = NULL;
   nb_expr *dummy[1] = {NULL};
   if (!ins) ins = dummy;
@@ -155,9 +160,9 @@ int64_t fx_eval(nb_graph *g, int nin, nb_expr *const *ins, const double *const *
   for (int i = 0; i < nin; i++) {
     int64_t  sz = nb_fn_in_size(f, i);
     nb_dtype dt = nb_fn_in_dtype(f, i);
-    bufs[i] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof(double));
-    if (!bufs[i]) goto done;
-    for (int64_t j = 0; j < sz; j++) store(dt, bufs[i], j, vals[i][j]);
+    ib[i] = malloc((size_t)(sz > 0 ? sz : 1) * sizeof(double));
+    if (!ib[i]) goto done;
+    for (int64_t j = 0; j < sz; j++) store(dt, ib[i], j, vals[i][j]);
   }
   int64_t  osz = nb_fn_out_size(f, 0);
   nb_dtype odt = nb_fn_out_dtype(f, 0);
@@ -168,7 +173,7 @@ int64_t fx_eval(nb_graph *g, int nin, nb_expr *const *ins, const double *const *
   obuf = malloc((size_t)(osz > 0 ? osz : 1) * sizeof(double));
   if (!obuf) goto done;
   for (int64_t j = 0; j < osz; j++) store(odt, obuf, j, -12345.0);
-  nb_status st = nb_call(f, (const void *const *)bufs, &obuf);
+  nb_status st = nb_call(f, (const void *const *)ib, &obuf);
   if (st != NB_OK) {
     FAILF("nb_call failed: %s \"%s\"", nb_status_str(st), nb_errmsg());
     goto done;
@@ -176,7 +181,7 @@ int64_t fx_eval(nb_graph *g, int nin, nb_expr *const *ins, const double *const *
   for (int64_t j = 0; j < osz; j++) res[j] = load(odt, obuf, j);
   n = osz;
 done:
-  for (int i = 0; i < 8; i++) free(bufs[i]);
+  for (int i = 0; i < 8; i++) free(ib[i]);
   free(obuf);
   nb_fn_free(f);
   nb_graph_free(g);
@@ -236,4 +241,319 @@ bool fx_run(nb_fn *t, const char *what, const double *const *in, double *const *
   fprintf(stderr, "  %s: calling %s failed: %s \"%s\"\n", th_current, what, nb_status_str(st),
           nb_errmsg());
   return false;
+}
+
+/* ---- a function's nb_call against the reference evaluator ---------------------------- */
+
+uint64_t mix64(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+double unif(uint64_t *s) { return (double)(mix64(s) >> 11) * 0x1p-53; }
+
+static double draw(uint64_t *s, int dom, int64_t i) {
+  double u = unif(s);
+  switch (dom) {
+  case D_POS: return 0.1 + 2.9 * u;
+  case D_UNIT: return -0.95 + 1.9 * u;
+  case D_GRID: return floor(u * 25) / 4 - 3; /* quarters: ties for round, equal pairs */
+  case D_SPEC:
+    if (i % 23 == 5) {
+      static const double sp[8] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0.5, -2.5, 1.5};
+      return sp[(i / 23) % 8];
+    }
+    return -3 + 6 * u;
+  default: return -3 + 6 * u;
+  }
+}
+
+size_t nbytes(const bufs *b, int i) { return (size_t)b->size[i] * esize(b->dt[i]); }
+
+void bufs_free(bufs *b) {
+  for (int i = 0; i < b->n; i++) free(b->p[i]);
+  memset(b, 0, sizeof *b);
+}
+
+/* buffers shaped like f's inputs (in) or outputs; filled with a 0xA5 pattern */
+bool bufs_make(bufs *b, const nb_fn *f, bool in) {
+  memset(b, 0, sizeof *b);
+  int n = in ? nb_fn_nin(f) : nb_fn_nout(f);
+  if (n > FX_MAXBUFS) return false;
+  b->n = n;
+  for (int i = 0; i < n; i++) {
+    b->dt[i] = in ? nb_fn_in_dtype(f, i) : nb_fn_out_dtype(f, i);
+    b->size[i] = in ? nb_fn_in_size(f, i) : nb_fn_out_size(f, i);
+    size_t nb = nbytes(b, i);
+    if (!nb) continue;
+    if (!(b->p[i] = malloc(nb))) return false;
+    memset(b->p[i], 0xA5, nb);
+  }
+  return true;
+}
+
+bool bufs_clone(bufs *dst, const bufs *src) {
+  *dst = *src;
+  for (int i = 0; i < src->n; i++) {
+    dst->p[i] = NULL;
+    size_t nb = nbytes(src, i);
+    if (!nb) continue;
+    if (!(dst->p[i] = malloc(nb))) return false;
+    memcpy(dst->p[i], src->p[i], nb);
+  }
+  return true;
+}
+
+double getv(const bufs *b, int i, int64_t k) {
+  return b->dt[i] == NB_F32 ? (double)((const float *)b->p[i])[k] : ((const double *)b->p[i])[k];
+}
+void setv(bufs *b, int i, int64_t k, double v) {
+  if (b->dt[i] == NB_F32) ((float *)b->p[i])[k] = (float)v;
+  else ((double *)b->p[i])[k] = v;
+}
+
+void bufs_random(bufs *b, const int *doms, int dom, uint64_t seed) {
+  uint64_t s = seed * 0x2545F4914F6CDD1Dull + 12345;
+  for (int i = 0; i < b->n; i++)
+    for (int64_t k = 0; k < b->size[i]; k++) setv(b, i, k, draw(&s, doms ? doms[i] : dom, k));
+}
+
+void bufs_abs(bufs *b) {
+  for (int i = 0; i < b->n; i++)
+    for (int64_t k = 0; k < b->size[i]; k++) setv(b, i, k, fabs(getv(b, i, k)));
+}
+
+bool bufs_same_bits(const bufs *a, const bufs *b) {
+  for (int i = 0; i < a->n; i++)
+    if (nbytes(a, i) && memcmp(a->p[i], b->p[i], nbytes(a, i))) return false;
+  return true;
+}
+
+nb_status call_fast(nb_fn *f, const bufs *in, bufs *out) {
+  return nb_call(f, (const void *const *)in->p, out->p);
+}
+nb_status call_ref(nb_fn *f, const bufs *in, bufs *out) {
+  return nb__call_reference(f, (const void *const *)in->p, out->p);
+}
+
+bool scale_of(nb_fn *f, const bufs *in, bufs *scale) {
+  bufs ain;
+  bool ok = bufs_clone(&ain, in) && bufs_make(scale, f, false);
+  if (ok) {
+    bufs_abs(&ain);
+    ok = call_ref(f, &ain, scale) == NB_OK;
+  }
+  bufs_free(&ain);
+  return ok;
+}
+
+static bool elem_ok(const bufs *got, const bufs *want, int i, int64_t k, int mode,
+                    const bufs *scale, double outmax) {
+  nb_dtype dt = want->dt[i];
+  double   g = getv(got, i, k), w = getv(want, i, k);
+  if (mode == EXACT) {
+    size_t e = esize(dt);
+    if (!memcmp((const char *)got->p[i] + k * e, (const char *)want->p[i] + k * e, e)) return true;
+    return isnan(g) && isnan(w);
+  }
+  if (isnan(g) || isnan(w)) return isnan(g) && isnan(w);
+  if (isinf(g) || isinf(w)) return g == w;
+  double tol = rtol_vm(dt) * fabs(w);
+  if (mode == MM && scale) tol += (rtol_mm(dt) + rtol_vm(dt)) * fabs(getv(scale, i, k));
+  if (mode == RSUM) tol += rtol_mm(dt) * outmax;
+  return fabs(g - w) <= tol;
+}
+
+static const char *mode_name(int md) {
+  return md == EXACT ? " (exact)" : md == VM ? " (vm)" : md == MM ? " (blas)" : " (sum)";
+}
+
+int64_t compare_(const char *file, int line, const char *what, const bufs *got, const bufs *want,
+                 const int *modes, int mode, const bufs *scale, bool quiet) {
+  int64_t bad = 0;
+  int     shown = 0;
+  for (int i = 0; i < want->n; i++) {
+    int    md = modes ? modes[i] : mode;
+    double outmax = 0; /* RSUM: the largest finite |value| of the output */
+    for (int64_t k = 0; md == RSUM && k < want->size[i]; k++)
+      if (isfinite(getv(want, i, k))) outmax = fmax(outmax, fabs(getv(want, i, k)));
+    for (int64_t k = 0; k < want->size[i]; k++) {
+      if (elem_ok(got, want, i, k, md, scale, outmax)) continue;
+      bad++;
+      if (!quiet && shown++ < 4)
+        fprintf(stderr, "  %s:%d: %s: %s: output %d [%lld] = %.17g, reference %.17g%s\n", file,
+                line, th_current, what, i, (long long)k, getv(got, i, k), getv(want, i, k),
+                mode_name(md));
+    }
+  }
+  if (bad && !quiet) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: %lld elements differ\n", file, line, th_current, what,
+            (long long)bad);
+  }
+  return bad;
+}
+
+nb_fn *make_fn_(const char *file, int line, const char *what, nb_graph *g, int nin,
+                nb_expr *const *in, int nout, nb_expr *const *out) {
+  for (int j = 0; j < nout; j++)
+    if (!out[j]) {
+      th_failed_checks++;
+      fprintf(stderr, "  %s:%d: %s: %s: building output %d failed: %s\n", file, line, th_current,
+              what, j, nb_errmsg());
+      return NULL;
+    }
+  nb_fn *f = nb_fn_new(g, nin, in, nout, out);
+  if (!f) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: nb_fn_new failed: %s\n", file, line, th_current, what,
+            nb_errmsg());
+  }
+  return f;
+}
+
+bool derived_ok_(const char *file, int line, const char *what, const nb_fn *f) {
+  if (f) return true;
+  th_failed_checks++;
+  fprintf(stderr, "  %s:%d: %s: %s: transformation failed: %s\n", file, line, th_current, what,
+          nb_errmsg());
+  return false;
+}
+
+static bool any_mm(const nb_fn *f, const int *modes, int mode) {
+  if (!modes) return mode == MM;
+  for (int j = 0; j < nb_fn_nout(f); j++)
+    if (modes[j] == MM) return true;
+  return false;
+}
+
+void check_fn_(const char *file, int line, const char *what, nb_fn *f, const int *doms, int dom,
+               const int *modes, int mode, uint64_t seed) {
+  if (!f) return;
+  bufs in[2], keep[2], out[3], ref[2], sc[2];
+  memset(in, 0, sizeof in), memset(keep, 0, sizeof keep), memset(out, 0, sizeof out);
+  memset(ref, 0, sizeof ref), memset(sc, 0, sizeof sc);
+  bool ok = true, mm = any_mm(f, modes, mode);
+  for (int r = 0; r < 2 && ok; r++) {
+    ok = bufs_make(&in[r], f, true);
+    if (ok) bufs_random(&in[r], doms, dom, seed + 7919u * (uint64_t)r);
+    ok = ok && bufs_clone(&keep[r], &in[r]) && bufs_make(&ref[r], f, false);
+    ok = ok && (!mm || scale_of(f, &in[r], &sc[r]));
+  }
+  for (int c = 0; c < 3 && ok; c++) ok = bufs_make(&out[c], f, false);
+  if (!ok) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: out of memory or too many outputs\n", file, line,
+            th_current, what);
+    goto done;
+  }
+  for (int c = 0; c < 3; c++) {
+    nb_status st = call_fast(f, &in[c % 2 ? 1 : 0], &out[c]);
+    if (st != NB_OK) {
+      th_failed_checks++;
+      fprintf(stderr, "  %s:%d: %s: %s: nb_call failed: %s\n", file, line, th_current, what,
+              nb_errmsg());
+      goto done;
+    }
+  }
+  for (int r = 0; r < 2; r++) {
+    if (call_ref(f, &in[r], &ref[r]) != NB_OK) {
+      th_failed_checks++;
+      fprintf(stderr, "  %s:%d: %s: %s: reference failed: %s\n", file, line, th_current, what,
+              nb_errmsg());
+      goto done;
+    }
+    compare_(file, line, what, &out[r], &ref[r], modes, mode, mm ? &sc[r] : NULL, false);
+  }
+  if (!bufs_same_bits(&out[2], &out[0])) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: a repeated call gave different bits\n", file, line,
+            th_current, what);
+  }
+  if (!bufs_same_bits(&in[0], &keep[0]) || !bufs_same_bits(&in[1], &keep[1])) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: nb_call wrote into an input buffer\n", file, line,
+            th_current, what);
+  }
+done:
+  for (int r = 0; r < 2; r++) bufs_free(&in[r]), bufs_free(&keep[r]), bufs_free(&ref[r]), bufs_free(&sc[r]);
+  for (int c = 0; c < 3; c++) bufs_free(&out[c]);
+}
+
+/* ---- threads ---- */
+enum { TH_ITERS = 3 };
+
+typedef struct tjob {
+  nb_fn             *f;
+  const bufs        *in, *ref, *scale;
+  const int         *modes;
+  pthread_barrier_t *start;
+  int64_t            bad_values, bad_status;
+} tjob;
+
+static void *tworker(void *arg) {
+  tjob *j = arg;
+  pthread_barrier_wait(j->start);
+  for (int it = 0; it < TH_ITERS; it++) {
+    bufs out;
+    if (!bufs_make(&out, j->f, false)) {
+      j->bad_status++;
+      continue;
+    }
+    if (call_fast(j->f, j->in, &out) != NB_OK) j->bad_status++;
+    else j->bad_values += compare_(NULL, 0, "", &out, j->ref, j->modes, VM, j->scale, true);
+    bufs_free(&out);
+  }
+  return NULL;
+}
+
+void check_threads_(const char *file, int line, const char *what, nb_fn *f, int nt, bool warm,
+                    const int *modes, uint64_t seed) {
+  if (!f || nt < 1 || nt > FX_MAX_THREADS) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: no function or bad thread count %d\n", file, line,
+            th_current, what, nt);
+    return;
+  }
+  bufs in[FX_MAX_THREADS], ref[FX_MAX_THREADS], sc[FX_MAX_THREADS];
+  memset(in, 0, sizeof in), memset(ref, 0, sizeof ref), memset(sc, 0, sizeof sc);
+  bool ok = true;
+  for (int t = 0; t < nt; t++) {
+    ok = ok && bufs_make(&in[t], f, true) && bufs_make(&ref[t], f, false);
+    if (ok) bufs_random(&in[t], NULL, D_ANY, seed + (unsigned)t);
+    ok = ok && call_ref(f, &in[t], &ref[t]) == NB_OK && scale_of(f, &in[t], &sc[t]);
+  }
+  CHECK(ok);
+  if (ok && warm) { /* the plan exists before the threads start */
+    bufs out;
+    CHECK(bufs_make(&out, f, false) && call_fast(f, &in[0], &out) == NB_OK);
+    CHECK(compare_(file, line, what, &out, &ref[0], modes, VM, &sc[0], false) == 0);
+    bufs_free(&out);
+  }
+  pthread_t         th[FX_MAX_THREADS];
+  tjob              jobs[FX_MAX_THREADS];
+  pthread_barrier_t bar;
+  int               started = 0;
+  if (ok) {
+    pthread_barrier_init(&bar, NULL, (unsigned)nt);
+    for (int t = 0; t < nt; t++) {
+      jobs[t] = (tjob){f, &in[t], &ref[t], &sc[t], modes, &bar, 0, 0};
+      if (pthread_create(&th[t], NULL, tworker, &jobs[t]) == 0) started++;
+    }
+    if (started != nt) {
+      fprintf(stderr, "  pthread_create failed\n");
+      exit(EXIT_FAILURE); /* the started threads would wait forever */
+    }
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&bar);
+    for (int t = 0; t < started; t++)
+      if (jobs[t].bad_status || jobs[t].bad_values) {
+        th_failed_checks++;
+        fprintf(stderr, "  %s:%d: %s: %s: %d threads (%s), thread %d: %lld failed calls, %lld wrong values\n",
+                file, line, th_current, what, nt, warm ? "warm" : "cold", t,
+                (long long)jobs[t].bad_status, (long long)jobs[t].bad_values);
+      }
+  }
+  for (int t = 0; t < nt; t++) bufs_free(&in[t]), bufs_free(&ref[t]), bufs_free(&sc[t]);
 }

@@ -87,4 +87,81 @@ bool      fx_run(nb_fn *t, const char *what, const double *const *in, double *co
 /* runs the following block for f64, then f32 */
 #define FOR_DTYPES(dt) for (nb_dtype dt = NB_F64; dt >= NB_F32; dt = (nb_dtype)(dt - 1))
 
+/* ---- a function's nb_call against the reference evaluator ----------------------------
+ * (test_exec.c: the executor's fast paths; test_emit.c: native code). Inputs are drawn
+ * from a domain, outputs compared in a mode: EXACT bit for bit (any NaN matching any
+ * NaN); VM vector math (a value may take a libmvec lane in one evaluator and the scalar
+ * libm in the other: 1e-13 relative for f64, 1e-6 for f32); MM products (VM plus 1e-12 /
+ * 1e-5 of a scale per value, the sum of |terms|: the reference on |inputs|, exact for
+ * functions multilinear in their inputs); RSUM sums in another order (VM plus 1e-12 /
+ * 1e-5 of the largest finite |value| of that output). */
+enum { FX_MAXBUFS = 128 };          /* inputs or outputs of a compared function */
+enum { EXACT, VM, MM, RSUM };        /* comparison modes */
+enum { D_ANY, D_SPEC, D_POS, D_UNIT, D_GRID }; /* input domains, see draw() in fixture.c */
+
+static inline nb_dtype other_dt(nb_dtype dt) { return dt == NB_F64 ? NB_F32 : NB_F64; }
+static inline double   rtol_vm(nb_dtype dt) { return dt == NB_F32 ? 1e-6 : 1e-13; }
+static inline double   rtol_mm(nb_dtype dt) { return dt == NB_F32 ? 1e-5 : 1e-12; }
+static inline size_t   esize(nb_dtype dt) { return dt == NB_F32 ? 4 : 8; }
+
+/* deterministic random numbers (splitmix64) */
+uint64_t mix64(uint64_t *s);
+double   unif(uint64_t *s); /* [0, 1) */
+
+/* one buffer per input or output of a function */
+typedef struct bufs {
+  int      n;
+  nb_dtype dt[FX_MAXBUFS];
+  int64_t  size[FX_MAXBUFS];
+  void    *p[FX_MAXBUFS]; /* NULL for an empty buffer */
+} bufs;
+
+size_t    nbytes(const bufs *b, int i);
+void      bufs_free(bufs *b);
+bool      bufs_make(bufs *b, const nb_fn *f, bool in); /* shaped like f's inputs or outputs */
+bool      bufs_clone(bufs *dst, const bufs *src);
+double    getv(const bufs *b, int i, int64_t k);
+void      setv(bufs *b, int i, int64_t k, double v);
+/* random values of domain dom (doms: one per buffer, or NULL) */
+void      bufs_random(bufs *b, const int *doms, int dom, uint64_t seed);
+void      bufs_abs(bufs *b);
+bool      bufs_same_bits(const bufs *a, const bufs *b);
+nb_status call_fast(nb_fn *f, const bufs *in, bufs *out); /* nb_call */
+nb_status call_ref(nb_fn *f, const bufs *in, bufs *out);  /* the reference evaluator */
+/* MM scales: the reference on |inputs| */
+bool      scale_of(nb_fn *f, const bufs *in, bufs *scale);
+
+/* counts the elements of got that differ from want (modes: one per output, or NULL for
+ * `mode` everywhere); unless quiet, reports the first few and fails */
+int64_t compare_(const char *file, int line, const char *what, const bufs *got, const bufs *want,
+                 const int *modes, int mode, const bufs *scale, bool quiet);
+#define compare_bufs(...) compare_(__FILE__, __LINE__, __VA_ARGS__)
+
+/* nb_fn_new, failing the test (with what) when an output or the function is NULL */
+nb_fn *make_fn_(const char *file, int line, const char *what, nb_graph *g, int nin,
+                nb_expr *const *in, int nout, nb_expr *const *out);
+#define make_fn(...) make_fn_(__FILE__, __LINE__, __VA_ARGS__)
+/* a transformation's result exists */
+bool derived_ok_(const char *file, int line, const char *what, const nb_fn *f);
+#define derived_ok(what, f) derived_ok_(__FILE__, __LINE__, what, f)
+
+/* nb_call against the reference on two random input sets (domains doms, or dom for
+ * all); a third call with the first set must repeat the first bit for bit, and the
+ * inputs must be left untouched */
+void check_fn_(const char *file, int line, const char *what, nb_fn *f, const int *doms, int dom,
+               const int *modes, int mode, uint64_t seed);
+#define check_fn(what, f, dom, mode, seed) \
+  check_fn_(__FILE__, __LINE__, what, f, NULL, dom, NULL, mode, seed)
+#define check_fn_io(what, f, doms, modes, seed) \
+  check_fn_(__FILE__, __LINE__, what, f, doms, D_ANY, modes, EXACT, seed)
+
+/* nt threads (at most FX_MAX_THREADS) start together and call f TH_ITERS times each
+ * on their own random inputs; every result must match the reference (modes per
+ * output). warm: one call before the threads start. */
+enum { FX_MAX_THREADS = 4 };
+void check_threads_(const char *file, int line, const char *what, nb_fn *f, int nt, bool warm,
+                    const int *modes, uint64_t seed);
+#define check_threads(what, f, nt, warm, modes, seed) \
+  check_threads_(__FILE__, __LINE__, what, f, nt, warm, modes, seed)
+
 #endif

@@ -24,7 +24,6 @@
  * from 2 and 4 threads, workspace sizes (printed). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +37,6 @@
 #include "../src/exec/exec.h"
 
 enum { MAXIO = 16, NSIZES = 8 };
-enum { EXACT, VM, MM }; /* comparison modes */
 
 /* every test size as a rank-3 shape: 0, 1, 7, 511, 512, 513, 1025, 5000 elements */
 static const int64_t SHAPES[NSIZES][3] = {{2, 0, 3},   {1, 1, 1}, {1, 7, 1},  {7, 1, 73},
@@ -52,252 +50,7 @@ enum { NLARGE = 2 };
 static const int64_t LARGE[NLARGE][3] = {{1, 255, 257}, {1, 256, 257}};
 static const nb_dtype DTYPES[2] = {NB_F64, NB_F32};
 
-static nb_dtype    other_dt(nb_dtype dt) { return dt == NB_F64 ? NB_F32 : NB_F64; }
-static double      rtol_vm(nb_dtype dt) { return dt == NB_F32 ? 1e-6 : 1e-13; }
-static double      rtol_mm(nb_dtype dt) { return dt == NB_F32 ? 1e-5 : 1e-12; }
-static size_t      esize(nb_dtype dt) { return dt == NB_F32 ? 4 : 8; }
-
-/* ---- random inputs --------------------------------------------------------------- */
-enum { D_ANY, D_SPEC, D_POS, D_UNIT, D_GRID };
-
-static uint64_t mix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static double unif(uint64_t *s) { return (double)(mix64(s) >> 11) * 0x1p-53; }
-
-static double draw(uint64_t *s, int dom, int64_t i) {
-  double u = unif(s);
-  switch (dom) {
-  case D_POS: return 0.1 + 2.9 * u;
-  case D_UNIT: return -0.95 + 1.9 * u;
-  case D_GRID: return floor(u * 25) / 4 - 3; /* quarters: ties for round, equal pairs */
-  case D_SPEC:
-    if (i % 23 == 5) {
-      static const double sp[8] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 0.5, -2.5, 1.5};
-      return sp[(i / 23) % 8];
-    }
-    return -3 + 6 * u;
-  default: return -3 + 6 * u;
-  }
-}
-
-/* ---- buffer sets: one buffer per input or output of a function ------------------ */
-typedef struct bufs {
-  int      n;
-  nb_dtype dt[MAXIO];
-  int64_t  size[MAXIO];
-  void    *p[MAXIO]; /* NULL for an empty buffer */
-} bufs;
-
-static size_t nbytes(const bufs *b, int i) { return (size_t)b->size[i] * esize(b->dt[i]); }
-
-static void bufs_free(bufs *b) {
-  for (int i = 0; i < b->n; i++) free(b->p[i]);
-  memset(b, 0, sizeof *b);
-}
-
-/* buffers shaped like f's inputs (in) or outputs; filled with a 0xA5 pattern */
-static bool bufs_make(bufs *b, const nb_fn *f, bool in) {
-  memset(b, 0, sizeof *b);
-  int n = in ? nb_fn_nin(f) : nb_fn_nout(f);
-  if (n > MAXIO) return false;
-  b->n = n;
-  for (int i = 0; i < n; i++) {
-    b->dt[i] = in ? nb_fn_in_dtype(f, i) : nb_fn_out_dtype(f, i);
-    b->size[i] = in ? nb_fn_in_size(f, i) : nb_fn_out_size(f, i);
-    size_t nb = nbytes(b, i);
-    if (!nb) continue;
-    if (!(b->p[i] = malloc(nb))) return false;
-    memset(b->p[i], 0xA5, nb);
-  }
-  return true;
-}
-
-static bool bufs_clone(bufs *dst, const bufs *src) {
-  *dst = *src;
-  for (int i = 0; i < src->n; i++) {
-    dst->p[i] = NULL;
-    size_t nb = nbytes(src, i);
-    if (!nb) continue;
-    if (!(dst->p[i] = malloc(nb))) return false;
-    memcpy(dst->p[i], src->p[i], nb);
-  }
-  return true;
-}
-
-static double getv(const bufs *b, int i, int64_t k) {
-  return b->dt[i] == NB_F32 ? (double)((const float *)b->p[i])[k] : ((const double *)b->p[i])[k];
-}
-static void setv(bufs *b, int i, int64_t k, double v) {
-  if (b->dt[i] == NB_F32) ((float *)b->p[i])[k] = (float)v;
-  else ((double *)b->p[i])[k] = v;
-}
-
-static void bufs_random(bufs *b, int dom, uint64_t seed) {
-  uint64_t s = seed * 0x2545F4914F6CDD1Dull + 12345;
-  for (int i = 0; i < b->n; i++)
-    for (int64_t k = 0; k < b->size[i]; k++) setv(b, i, k, draw(&s, dom, k));
-}
-
-static void bufs_abs(bufs *b) {
-  for (int i = 0; i < b->n; i++)
-    for (int64_t k = 0; k < b->size[i]; k++) setv(b, i, k, fabs(getv(b, i, k)));
-}
-
-static bool bufs_same_bits(const bufs *a, const bufs *b) {
-  for (int i = 0; i < a->n; i++)
-    if (nbytes(a, i) && memcmp(a->p[i], b->p[i], nbytes(a, i))) return false;
-  return true;
-}
-
-static nb_status call_fast(nb_fn *f, const bufs *in, bufs *out) {
-  return nb_call(f, (const void *const *)in->p, out->p);
-}
-static nb_status call_ref(nb_fn *f, const bufs *in, bufs *out) {
-  return nb__call_reference(f, (const void *const *)in->p, out->p);
-}
-
-/* ---- comparison ------------------------------------------------------------------ */
-static bool elem_ok(const bufs *got, const bufs *want, int i, int64_t k, int mode,
-                    const bufs *scale) {
-  nb_dtype dt = want->dt[i];
-  double   g = getv(got, i, k), w = getv(want, i, k);
-  if (mode == EXACT) {
-    size_t e = esize(dt);
-    if (!memcmp((const char *)got->p[i] + k * e, (const char *)want->p[i] + k * e, e)) return true;
-    return isnan(g) && isnan(w);
-  }
-  if (isnan(g) || isnan(w)) return isnan(g) && isnan(w);
-  if (isinf(g) || isinf(w)) return g == w;
-  double tol = rtol_vm(dt) * fabs(w);
-  if (mode == MM && scale) tol += (rtol_mm(dt) + rtol_vm(dt)) * fabs(getv(scale, i, k));
-  return fabs(g - w) <= tol;
-}
-
-/* counts the elements of got that differ from want (modes: one per output, or
- * NULL for `mode` everywhere); unless quiet, reports the first few and fails */
-static int64_t compare_(int line, const char *what, const bufs *got, const bufs *want,
-                        const int *modes, int mode, const bufs *scale, bool quiet) {
-  int64_t bad = 0;
-  int     shown = 0;
-  for (int i = 0; i < want->n; i++) {
-    int md = modes ? modes[i] : mode;
-    for (int64_t k = 0; k < want->size[i]; k++) {
-      if (elem_ok(got, want, i, k, md, scale)) continue;
-      bad++;
-      if (!quiet && shown++ < 4)
-        fprintf(stderr, "  %s:%d: %s: %s: output %d [%lld] = %.17g, reference %.17g%s\n",
-                __FILE__, line, th_current, what, i, (long long)k, getv(got, i, k),
-                getv(want, i, k), md == EXACT ? " (exact)" : md == VM ? " (vm)" : " (blas)");
-    }
-  }
-  if (bad && !quiet) {
-    th_failed_checks++;
-    fprintf(stderr, "  %s:%d: %s: %s: %lld elements differ\n", __FILE__, line, th_current, what,
-            (long long)bad);
-  }
-  return bad;
-}
-
-static nb_fn *make_fn_(int line, const char *what, nb_graph *g, int nin, nb_expr *const *in,
-                       int nout, nb_expr *const *out) {
-  for (int j = 0; j < nout; j++)
-    if (!out[j]) {
-      th_failed_checks++;
-      fprintf(stderr, "  %s:%d: %s: %s: building output %d failed: %s\n", __FILE__, line,
-              th_current, what, j, nb_errmsg());
-      return NULL;
-    }
-  nb_fn *f = nb_fn_new(g, nin, in, nout, out);
-  if (!f) {
-    th_failed_checks++;
-    fprintf(stderr, "  %s:%d: %s: %s: nb_fn_new failed: %s\n", __FILE__, line, th_current, what,
-            nb_errmsg());
-  }
-  return f;
-}
-#define make_fn(...) make_fn_(__LINE__, __VA_ARGS__)
-
-static bool derived_ok_(int line, const char *what, const nb_fn *f) {
-  if (f) return true;
-  th_failed_checks++;
-  fprintf(stderr, "  %s:%d: %s: %s: transformation failed: %s\n", __FILE__, line, th_current,
-          what, nb_errmsg());
-  return false;
-}
-#define derived_ok(what, f) derived_ok_(__LINE__, what, f)
-
-/* MM mode: the sum of |terms| of every output, i.e. the reference on |inputs|
- * (exact for functions multilinear in their inputs, conservative for sums) */
-static bool scale_of(nb_fn *f, const bufs *in, bufs *scale) {
-  bufs ain;
-  bool ok = bufs_clone(&ain, in) && bufs_make(scale, f, false);
-  if (ok) {
-    bufs_abs(&ain);
-    ok = call_ref(f, &ain, scale) == NB_OK;
-  }
-  bufs_free(&ain);
-  return ok;
-}
-
-/* nb_call against the reference on two input sets; a third call with the first
- * set (into fresh output buffers) must repeat the first bit for bit; the inputs
- * must be left untouched */
-static void check_fn_(int line, const char *what, nb_fn *f, int dom, int mode, uint64_t seed) {
-  if (!f) return;
-  bufs in[2], keep[2], out[3], ref[2], sc[2];
-  memset(in, 0, sizeof in), memset(keep, 0, sizeof keep), memset(out, 0, sizeof out);
-  memset(ref, 0, sizeof ref), memset(sc, 0, sizeof sc);
-  bool ok = true;
-  for (int r = 0; r < 2 && ok; r++) {
-    ok = bufs_make(&in[r], f, true);
-    if (ok) bufs_random(&in[r], dom, seed + 7919u * (uint64_t)r);
-    ok = ok && bufs_clone(&keep[r], &in[r]) && bufs_make(&ref[r], f, false);
-    ok = ok && (mode != MM || scale_of(f, &in[r], &sc[r]));
-  }
-  for (int c = 0; c < 3 && ok; c++) ok = bufs_make(&out[c], f, false);
-  if (!ok) {
-    th_failed_checks++;
-    fprintf(stderr, "  %s:%d: %s: %s: out of memory or too many outputs\n", __FILE__, line,
-            th_current, what);
-    goto done;
-  }
-  for (int c = 0; c < 3; c++) {
-    nb_status st = call_fast(f, &in[c % 2 ? 1 : 0], &out[c]);
-    if (st != NB_OK) {
-      th_failed_checks++;
-      fprintf(stderr, "  %s:%d: %s: %s: nb_call failed: %s\n", __FILE__, line, th_current, what,
-              nb_errmsg());
-      goto done;
-    }
-  }
-  for (int r = 0; r < 2; r++) {
-    if (call_ref(f, &in[r], &ref[r]) != NB_OK) {
-      th_failed_checks++;
-      fprintf(stderr, "  %s:%d: %s: %s: reference failed: %s\n", __FILE__, line, th_current,
-              what, nb_errmsg());
-      goto done;
-    }
-    compare_(line, what, &out[r], &ref[r], NULL, mode, mode == MM ? &sc[r] : NULL, false);
-  }
-  if (!bufs_same_bits(&out[2], &out[0])) {
-    th_failed_checks++;
-    fprintf(stderr, "  %s:%d: %s: %s: a repeated call gave different bits\n", __FILE__, line,
-            th_current, what);
-  }
-  if (!bufs_same_bits(&in[0], &keep[0]) || !bufs_same_bits(&in[1], &keep[1])) {
-    th_failed_checks++;
-    fprintf(stderr, "  %s:%d: %s: %s: nb_call wrote into an input buffer\n", __FILE__, line,
-            th_current, what);
-  }
-done:
-  for (int r = 0; r < 2; r++) bufs_free(&in[r]), bufs_free(&keep[r]), bufs_free(&ref[r]), bufs_free(&sc[r]);
-  for (int c = 0; c < 3; c++) bufs_free(&out[c]);
-}
-#define check_fn(what, f, dom, mode, seed) check_fn_(__LINE__, what, f, dom, mode, seed)
+/* buffers, random inputs, comparisons and check_fn: fixture.h */
 
 /* ---- the operation table ---------------------------------------------------------- */
 typedef nb_expr *(*un_fn)(nb_expr *);
@@ -1007,7 +760,7 @@ static void test_matmul_nonfinite(void) {
         nb_fn_free(f);
         continue;
       }
-      bufs_random(&in, D_ANY, 3300u + (unsigned)k);
+      bufs_random(&in, NULL, D_ANY, 3300u + (unsigned)k);
       int64_t kk = cases[k].ra == 1 ? cases[k].a[0] : cases[k].a[1];
       int64_t nn = cases[k].rb == 1 ? 1 : cases[k].b[1];
       setv(&in, 0, 0, INFINITY); /* a[0][0] */
@@ -1020,7 +773,7 @@ static void test_matmul_nonfinite(void) {
         CHECK(call_fast(f, &in, &out) == NB_OK);
         CHECK(call_ref(f, &in, &ref) == NB_OK);
         CHECK(isnan(getv(&ref, 0, 0)));
-        compare_(__LINE__, what, &out, &ref, NULL, MM, &sc, false);
+        compare_bufs(what, &out, &ref, NULL, MM, &sc, false);
       }
       bufs_free(&in), bufs_free(&out), bufs_free(&ref), bufs_free(&sc);
       nb_fn_free(f);
@@ -1113,7 +866,7 @@ static void test_masked_where(void) {
               setv(&sc, 2, r * K + c,
                    cols ? masked_term_sum(C, xs[1], 1, L, 1, xs[1], r, c, xs[1])
                         : masked_term_sum(L, 1, xs[1], C, xs[1], 1, r, c, xs[0]));
-          compare_(__LINE__, what, &out, &ref, NULL, MM, &sc, false);
+          compare_bufs(what, &out, &ref, NULL, MM, &sc, false);
           /* exact zeros at the entries whose line is <= 0, in both evaluators */
           int64_t nonzero = 0, nonfinite = 0, lines = 0;
           for (int64_t r = 0; r < xs[0]; r++)
@@ -1166,7 +919,7 @@ static void test_repeat_calls(void) {
     for (int r = 0; r < 2 && ok; r++) {
       ok = bufs_make(&in[r], f[k], true) && bufs_make(&first[r], f[k], false) &&
            bufs_make(&ref[r], f[k], false);
-      if (ok) bufs_random(&in[r], D_ANY, 5000u + 10u * (unsigned)k + (unsigned)r);
+      if (ok) bufs_random(&in[r], NULL, D_ANY, 5000u + 10u * (unsigned)k + (unsigned)r);
       ok = ok && call_fast(f[k], &in[r], &first[r]) == NB_OK && call_ref(f[k], &in[r], &ref[r]) == NB_OK;
     }
     CHECK(ok);
@@ -1181,7 +934,7 @@ static void test_repeat_calls(void) {
       if (f[1 - k]) {
         bufs in2, out2;
         if (bufs_make(&in2, f[1 - k], true) && bufs_make(&out2, f[1 - k], false)) {
-          bufs_random(&in2, D_ANY, (uint64_t)it);
+          bufs_random(&in2, NULL, D_ANY, (uint64_t)it);
           CHECK(call_fast(f[1 - k], &in2, &out2) == NB_OK);
           bufs_free(&out2);
         }
@@ -1193,7 +946,7 @@ static void test_repeat_calls(void) {
       static const int modes_mm[] = {MM};
       bufs sc = {0};
       if (k == 1) CHECK(scale_of(f[k], &in[r], &sc));
-      compare_(__LINE__, k ? "repeat matmul" : "repeat chain", &first[r], &ref[r],
+      compare_bufs(k ? "repeat matmul" : "repeat chain", &first[r], &ref[r],
                k ? modes_mm : NULL, VM, k ? &sc : NULL, false);
       bufs_free(&sc);
     }
@@ -1235,7 +988,7 @@ static void test_no_alloc_after_first_call(void) {
     bool ok = bufs_make(&in, f[k], true) && bufs_make(&out, f[k], false);
     CHECK(ok);
     if (ok) {
-      bufs_random(&in, D_ANY, 8000u + (unsigned)k);
+      bufs_random(&in, NULL, D_ANY, 8000u + (unsigned)k);
       CHECK(call_fast(f[k], &in, &out) == NB_OK);
       long before = alloc_count;
       for (int it = 0; it < 3; it++) CHECK(call_fast(f[k], &in, &out) == NB_OK);
@@ -1250,31 +1003,6 @@ static void test_no_alloc_after_first_call(void) {
 }
 
 /* ---- threads ----------------------------------------------------------------------- */
-enum { TH_MAX = 4, TH_ITERS = 3 };
-
-typedef struct tjob {
-  nb_fn             *f;
-  const bufs        *in, *ref, *scale;
-  const int         *modes;
-  pthread_barrier_t *start;
-  int64_t            bad_values, bad_status;
-} tjob;
-
-static void *tworker(void *arg) {
-  tjob *j = arg;
-  pthread_barrier_wait(j->start);
-  for (int it = 0; it < TH_ITERS; it++) {
-    bufs out;
-    if (!bufs_make(&out, j->f, false)) {
-      j->bad_status++;
-      continue;
-    }
-    if (call_fast(j->f, j->in, &out) != NB_OK) j->bad_status++;
-    else j->bad_values += compare_(0, "", &out, j->ref, j->modes, VM, j->scale, true);
-    bufs_free(&out);
-  }
-  return NULL;
-}
 
 /* f(a, b, x, y, z, bias) = [a @ b, the fused vm chain of x, y, z, bias...] */
 static nb_fn *fn_threads(int *modes) {
@@ -1300,51 +1028,12 @@ static nb_fn *fn_threads(int *modes) {
 }
 
 static void test_threads(void) {
-  for (int nt = 2; nt <= TH_MAX; nt += 2)
+  for (int nt = 2; nt <= FX_MAX_THREADS; nt += 2)
     for (int warm = 0; warm < 2; warm++) {
       int    modes[MAXIO];
       nb_fn *f = fn_threads(modes);
       if (!f) return;
-      bufs in[TH_MAX], ref[TH_MAX], sc[TH_MAX];
-      bool ok = true;
-      for (int t = 0; t < nt; t++) {
-        ok = ok && bufs_make(&in[t], f, true) && bufs_make(&ref[t], f, false);
-        if (ok) bufs_random(&in[t], D_ANY, 6000u + (unsigned)t);
-        ok = ok && call_ref(f, &in[t], &ref[t]) == NB_OK && scale_of(f, &in[t], &sc[t]);
-      }
-      CHECK(ok);
-      if (ok && warm) { /* the plan exists before the threads start */
-        bufs out;
-        CHECK(bufs_make(&out, f, false) && call_fast(f, &in[0], &out) == NB_OK);
-        CHECK(compare_(__LINE__, "threads warm-up", &out, &ref[0], modes, VM, &sc[0], false) == 0);
-        bufs_free(&out);
-      }
-      pthread_t         th[TH_MAX];
-      tjob              jobs[TH_MAX];
-      pthread_barrier_t bar;
-      int               started = 0;
-      if (ok) {
-        pthread_barrier_init(&bar, NULL, (unsigned)nt);
-        for (int t = 0; t < nt; t++) {
-          jobs[t] = (tjob){f, &in[t], &ref[t], &sc[t], modes, &bar, 0, 0};
-          if (pthread_create(&th[t], NULL, tworker, &jobs[t]) == 0) started++;
-        }
-        if (started != nt) {
-          fprintf(stderr, "  pthread_create failed\n");
-          exit(EXIT_FAILURE); /* the started threads would wait forever */
-        }
-        for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
-        pthread_barrier_destroy(&bar);
-        for (int t = 0; t < started; t++) {
-          CHECK(jobs[t].bad_status == 0);
-          CHECK(jobs[t].bad_values == 0);
-          if (jobs[t].bad_status || jobs[t].bad_values)
-            fprintf(stderr, "    %d threads (%s), thread %d: %lld failed calls, %lld wrong values\n",
-                    nt, warm ? "warm" : "cold", t, (long long)jobs[t].bad_status,
-                    (long long)jobs[t].bad_values);
-        }
-      }
-      for (int t = 0; t < nt; t++) bufs_free(&in[t]), bufs_free(&ref[t]), bufs_free(&sc[t]);
+      check_threads("threads", f, nt, warm, modes, 6000u);
       nb_fn_free(f);
     }
 }

@@ -18,7 +18,10 @@ typedef struct emitter {
   const nb__plan *p;
   FILE           *o;
   const char     *name;
-  int32_t        *mark; /* per node: the step whose loop holds it as a scalar */
+  int32_t        *mark;  /* per node: the loop that holds it as a scalar */
+  uint8_t        *cross; /* per node: kept in a block array for a later loop of its group */
+  int32_t        *part;  /* per member of the group being written: its loop */
+  int32_t         loop;  /* loops written so far */
 } emitter;
 
 static const char *ctype(const nb__node *n) { return n->dtype == NB_F64 ? "double" : "float"; }
@@ -50,6 +53,8 @@ static void put_preamble(const emitter *e) {
   NB__VMATH_BINARY(NB__PUT_SIMD2)
 #undef NB__PUT_SIMD1
 #undef NB__PUT_SIMD2
+  /* fused loops are elementwise: safe to vectorize as they stand */
+  fprintf(o, "#define NB_SIMD _Pragma(\"omp simd\")\n#else\n#define NB_SIMD\n");
   fprintf(o, "#endif\n\n%s\n\n", nb__scalar_text);
 }
 
@@ -126,12 +131,15 @@ static void put_pointers(const emitter *e) {
 }
 
 /* ---- elementwise: scalars inside one loop over i ---- */
-static void put_ref(const emitter *e, int32_t step, int32_t i) {
-  if (e->mark[i] == step) fprintf(e->o, "s%d", i);
+/* an operand inside loop `loop`: its scalar when this loop computed it, its
+ * block copy when an earlier loop of the same group did, else its buffer */
+static void put_ref(const emitter *e, int32_t loop, int32_t i) {
+  if (e->mark[i] == loop) fprintf(e->o, "s%d", i);
+  else if (e->cross[i]) fprintf(e->o, "b%d[j]", i);
   else fprintf(e->o, "v%d[i]", i);
 }
 
-static void put_member(const emitter *e, int32_t step, int32_t m) {
+static void put_member(const emitter *e, int32_t loop, int32_t m) {
   FILE           *o = e->o;
   const nb__node *n = node(e, m);
   const nb__prim *row = nb__prims[n->op];
@@ -144,26 +152,78 @@ static void put_member(const emitter *e, int32_t step, int32_t m) {
     fprintf(o, ";\n");
   } else if (n->op == NB_OP_POW && nb__powi_exponent(node(e, src_of(e, m, 1)), &k)) {
     fprintf(o, "    s%d = nb_powi%s(", m, n->dtype == NB_F64 ? "64" : "32");
-    put_ref(e, step, src_of(e, m, 0));
+    put_ref(e, loop, src_of(e, m, 0));
     fprintf(o, ", %d);\n", k);
   } else {
     static const char *const names[3][3] = {{"x"}, {"a", "b"}, {"c", "a", "b"}};
     fprintf(o, "    {");
     for (int s = 0; s < n->nsrc; s++) {
       fprintf(o, " const %s %s = ", ctype(node(e, src_of(e, m, s))), names[n->nsrc - 1][s]);
-      put_ref(e, step, src_of(e, m, s));
+      put_ref(e, loop, src_of(e, m, s));
       fprintf(o, ";");
     }
     fprintf(o, " s%d = (%s)(%s); }\n", m, t, n->dtype == NB_F64 ? row->c64 : row->c32);
   }
-  e->mark[m] = step;
+  e->mark[m] = loop;
   if (e->p->home[m].kind != NB__HOME_TEMP) fprintf(o, "    v%d[i] = s%d;\n", m, m);
 }
 
-static void put_group(const emitter *e, int32_t step, const int32_t *members, int32_t count, int64_t size) {
-  fprintf(e->o, "  for (int64_t i = 0; i < %lld; i++) {\n", (long long)size);
-  for (int32_t k = 0; k < count; k++) put_member(e, step, members[k]);
-  fprintf(e->o, "  }\n");
+/* Members [from, k) form the current loop: would member k put sin and cos of
+ * one value into it? gcc would merge them into one scalar sincos call and
+ * the loop would not vectorize, so k then starts a new loop. */
+static bool splits(const emitter *e, const int32_t *members, int32_t from, int32_t k) {
+  int op = node(e, members[k])->op;
+  if (op != NB_OP_SIN && op != NB_OP_COS) return false;
+  for (int32_t q = from; q < k; q++) {
+    int other = node(e, members[q])->op;
+    if ((other == NB_OP_SIN || other == NB_OP_COS) && other != op &&
+        src_of(e, members[q], 0) == src_of(e, members[k], 0))
+      return true;
+  }
+  return false;
+}
+
+/* one loop over members [from, to) of a blocked group, at i = i0 + j */
+static void put_part(emitter *e, const int32_t *members, int32_t from, int32_t to) {
+  int32_t loop = ++e->loop;
+  fprintf(e->o, "    NB_SIMD\n    for (int64_t j = 0; j < len; j++) {\n    const int64_t i = i0 + j;\n");
+  for (int32_t k = from; k < to; k++) {
+    put_member(e, loop, members[k]);
+    if (e->cross[members[k]]) fprintf(e->o, "    b%d[j] = s%d;\n", members[k], members[k]);
+  }
+  fprintf(e->o, "    }\n");
+}
+
+/* A fused group: one loop with every member a scalar; or, when it must be
+ * split into several loops, block by block with the values that cross from
+ * one loop to a later one in block-sized local arrays. */
+static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t size) {
+  FILE    *o = e->o;
+  int32_t *part = e->part, nparts = 1;
+  for (int32_t k = 0, from = 0; k < count; k++) {
+    if (splits(e, members, from, k)) nparts++, from = k;
+    part[k] = nparts - 1;
+  }
+  if (nparts == 1) {
+    int32_t loop = ++e->loop;
+    fprintf(o, "  NB_SIMD\n  for (int64_t i = 0; i < %lld; i++) {\n", (long long)size);
+    for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
+    fprintf(o, "  }\n");
+    return;
+  }
+  fprintf(o, "  for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", (long long)size, NB__BLOCK);
+  fprintf(o, "    const int64_t len = %lld - i0 < %d ? %lld - i0 : %d;\n", (long long)size, NB__BLOCK,
+          (long long)size, NB__BLOCK);
+  for (int32_t k = 0; k < count; k++)
+    for (int s = 0; s < node(e, members[k])->nsrc; s++)
+      for (int32_t q = 0; q < k; q++)
+        if (members[q] == src_of(e, members[k], s) && part[q] < part[k]) e->cross[members[q]] = 1;
+  for (int32_t k = 0; k < count; k++)
+    if (e->cross[members[k]]) fprintf(o, "    %s b%d[%d];\n", ctype(node(e, members[k])), members[k], NB__BLOCK);
+  for (int32_t k = 0, from = 0; k <= count; k++)
+    if (k == count || part[k] != part[from]) put_part(e, members, from, k), from = k;
+  fprintf(o, "  }\n");
+  for (int32_t k = 0; k < count; k++) e->cross[members[k]] = 0;
 }
 
 /* ---- loop nests ---- */
@@ -313,7 +373,7 @@ static void put_iota(const emitter *e, int32_t i) {
           ctype(n), (long long)inner, (long long)n->shape[axis]);
 }
 
-static void put_node(const emitter *e, int32_t step, int32_t i) {
+static void put_node(emitter *e, int32_t i) {
   const nb__node *n = node(e, i);
   switch (n->op) {
   case NB_OP_IOTA: put_iota(e, i); break;
@@ -325,11 +385,11 @@ static void put_node(const emitter *e, int32_t step, int32_t i) {
   case NB_OP_MATMUL: put_matmul(e, i); break;
   default:
     if (nb__prims[n->op]->copy) put_copies(e, i);
-    else put_group(e, step, &i, 1, n->size); /* a lone elementwise node or fill */
+    else put_group(e, &i, 1, n->size); /* a lone elementwise node or fill */
   }
 }
 
-static void put_body(const emitter *e) {
+static void put_body(emitter *e) {
   FILE           *o = e->o;
   const nb__plan *p = e->p;
   fprintf(o, "int %s(const void *const *in, void *const *out, void *work) {\n", e->name);
@@ -339,11 +399,11 @@ static void put_body(const emitter *e) {
     nb__step st = p->steps[s];
     if (st.node >= 0) {
       fprintf(o, "  /* %s */\n", nb__prims[node(e, st.node)->op]->name);
-      put_node(e, s, st.node);
+      put_node(e, st.node);
     } else {
       const nb__group *g = &p->groups[st.group];
       fprintf(o, "  /* fused: %d operations */\n", (int)g->count);
-      put_group(e, s, p->members + g->first, g->count, g->size);
+      put_group(e, p->members + g->first, g->count, g->size);
     }
   }
   for (int j = 0; j < e->f->nout; j++) {
@@ -371,14 +431,18 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
     return nb__fail(NB_ERR_ARG, "%s: \"%s\" is not a C identifier of at most 64 characters", api,
                     name ? name : "(null)");
   if (!out) return nb__fail(NB_ERR_ARG, "%s: the output stream is NULL", api);
-  emitter e = {f, p, out, name, nb__calloc((size_t)f->nnodes + 1, sizeof(int32_t))};
-  if (!e.mark) return nb__nomem(api);
+  size_t  n = (size_t)f->nnodes + 1;
+  emitter e = {f, p, out, name, nb__calloc(n, sizeof(int32_t)), nb__calloc(n, 1), nb__calloc(n, sizeof(int32_t)), 0};
+  if (!e.mark || !e.cross || !e.part) {
+    nb__free(e.mark), nb__free(e.cross), nb__free(e.part);
+    return nb__nomem(api);
+  }
   for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
   put_preamble(&e);
   put_constants(&e);
   put_signature(&e);
   put_body(&e);
-  nb__free(e.mark);
+  nb__free(e.mark), nb__free(e.cross), nb__free(e.part);
   if (fflush(out) || ferror(out)) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
   return NB_OK;
 }
