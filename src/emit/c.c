@@ -13,6 +13,8 @@
 #include "../prim/vmath.h"
 #include "emit.h"
 
+enum { NB__MAX_EDGES = 16 }; /* pads' edges that split one fused loop, at most */
+
 typedef struct emitter {
   const nb_fn    *f;
   const nb__plan *p;
@@ -21,7 +23,10 @@ typedef struct emitter {
   int32_t        *mark;  /* per node: the loop that holds it as a scalar */
   uint8_t        *cross; /* per node: kept in a block array for a later loop of its group */
   int32_t        *part;  /* per member of the group being written: its loop */
+  uint8_t        *guarded; /* per node: a pad read through a guard, never made */
   int32_t         loop;  /* loops written so far */
+  int64_t         seg_lo, seg_hi; /* the range of i of the loop being written, when it
+                                     is one segment of a group split at pads' edges */
 } emitter;
 
 static const char *ctype(const nb__node *n) { return n->dtype == NB_F64 ? "double" : "float"; }
@@ -54,7 +59,10 @@ static void put_preamble(const emitter *e) {
 #undef NB__PUT_SIMD1
 #undef NB__PUT_SIMD2
   /* fused loops are elementwise: safe to vectorize as they stand */
-  fprintf(o, "#define NB_SIMD _Pragma(\"omp simd\")\n#else\n#define NB_SIMD\n");
+  fprintf(o, "#define NB_SIMD _Pragma(\"omp simd\")\n");
+  fprintf(o, "#define NB_SIMD_SUM _Pragma(\"omp simd reduction(+:acc)\")\n");
+  fprintf(o, "#define NB_SIMD_PROD _Pragma(\"omp simd reduction(*:acc)\")\n");
+  fprintf(o, "#else\n#define NB_SIMD\n#define NB_SIMD_SUM\n#define NB_SIMD_PROD\n");
   fprintf(o, "#endif\n\n%s\n\n", nb__scalar_text);
 }
 
@@ -133,8 +141,24 @@ static void put_pointers(const emitter *e) {
 /* ---- elementwise: scalars inside one loop over i ---- */
 /* an operand inside loop `loop`: its scalar when this loop computed it, its
  * block copy when an earlier loop of the same group did, else its buffer */
+/* where a guarded pad's operand lies in the pad: [*lo, *hi) */
+static void pad_run(const emitter *e, int32_t i, int64_t *lo, int64_t *hi) {
+  const nb__node *n = node(e, i);
+  *lo = n->p.i[1];
+  for (int d = (int)n->p.i[0] + 1; d < n->rank; d++) *lo *= n->shape[d];
+  *hi = *lo + node(e, src_of(e, i, 0))->size;
+}
+
 static void put_ref(const emitter *e, int32_t loop, int32_t i) {
-  if (e->mark[i] == loop) fprintf(e->o, "s%d", i);
+  if (e->guarded[i]) { /* a pad: its operand where it is, zero around */
+    int64_t lo, hi;
+    pad_run(e, i, &lo, &hi);
+    if (e->seg_hi > e->seg_lo && (e->seg_lo >= hi || e->seg_hi <= lo)) fprintf(e->o, "(%s)0", ctype(node(e, i)));
+    else if (e->seg_hi > e->seg_lo) fprintf(e->o, "v%d[i - %lld]", src_of(e, i, 0), (long long)lo);
+    else
+      fprintf(e->o, "(i >= %lld && i < %lld ? v%d[i - %lld] : (%s)0)", (long long)lo, (long long)hi,
+              src_of(e, i, 0), (long long)lo, ctype(node(e, i)));
+  } else if (e->mark[i] == loop) fprintf(e->o, "s%d", i);
   else if (e->cross[i]) fprintf(e->o, "b%d[j]", i);
   else fprintf(e->o, "v%d[i]", i);
 }
@@ -194,6 +218,41 @@ static void put_part(emitter *e, const int32_t *members, int32_t from, int32_t t
   fprintf(e->o, "    }\n");
 }
 
+/* the edges of the guarded pads the members read, sorted, in (0, size) */
+static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t *edge) {
+  int32_t n = 0;
+  for (int32_t k = 0; k < count; k++)
+    for (int s = 0; s < node(e, members[k])->nsrc; s++) {
+      int64_t run[2];
+      if (!e->guarded[src_of(e, members[k], s)] || n + 2 > NB__MAX_EDGES) continue;
+      pad_run(e, src_of(e, members[k], s), &run[0], &run[1]);
+      for (int r = 0; r < 2; r++) {
+        int32_t at = n;
+        while (at > 0 && edge[at - 1] > run[r]) at--;
+        if (run[r] <= 0 || run[r] >= size || (at > 0 && edge[at - 1] == run[r])) continue;
+        memmove(edge + at + 1, edge + at, (size_t)(n - at) * sizeof *edge);
+        edge[at] = run[r], n++;
+      }
+    }
+  return n;
+}
+
+/* One loop per stretch between pads' edges, where each pad is either all
+ * operand or all zero: no guard is left in a loop, so every loop vectorizes. */
+static void put_segments(emitter *e, const int32_t *members, int32_t count, int64_t size) {
+  int64_t edge[NB__MAX_EDGES + 2];
+  int32_t n = pad_edges(e, members, count, size, edge + 1);
+  edge[0] = 0, edge[n + 1] = size;
+  for (int32_t g = 0; g <= n; g++) {
+    int32_t loop = ++e->loop;
+    e->seg_lo = edge[g], e->seg_hi = edge[g + 1];
+    fprintf(e->o, "  NB_SIMD\n  for (int64_t i = %lld; i < %lld; i++) {\n", (long long)edge[g], (long long)edge[g + 1]);
+    for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
+    fprintf(e->o, "  }\n");
+  }
+  e->seg_lo = e->seg_hi = 0;
+}
+
 /* A fused group: one loop with every member a scalar; or, when it must be
  * split into several loops, block by block with the values that cross from
  * one loop to a later one in block-sized local arrays. */
@@ -205,10 +264,7 @@ static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t
     part[k] = nparts - 1;
   }
   if (nparts == 1) {
-    int32_t loop = ++e->loop;
-    fprintf(o, "  NB_SIMD\n  for (int64_t i = 0; i < %lld; i++) {\n", (long long)size);
-    for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
-    fprintf(o, "  }\n");
+    put_segments(e, members, count, size);
     return;
   }
   fprintf(o, "  for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", (long long)size, NB__BLOCK);
@@ -319,8 +375,11 @@ static void put_reduce(const emitter *e, int32_t i) {
   fprintf(o, "  {\n  int64_t o = 0;\n");
   put_loops(o, nk, shape);
   fprintf(o, "  %*s{\n  %*sdouble acc = %s;\n", 2 * nk, "", 2 * nk, "", init);
-  for (int d = nk; d < nk + nr; d++)
+  for (int d = nk; d < nk + nr; d++) { /* sums and products vectorize, reassociated */
+    if (d == nk + nr - 1 && n->op != NB_OP_REDUCE_MAX)
+      fprintf(o, "  %*sNB_SIMD_%s\n", 2 * d + 2, "", n->op == NB_OP_REDUCE_SUM ? "SUM" : "PROD");
     fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d, (long long)shape[d], d);
+  }
   fprintf(o, "  %*sdouble v = v%d[", 2 * (nk + nr) + 2, "", src_of(e, i, 0));
   put_index(o, 0, nk + nr, rstr);
   fprintf(o, "];\n  %*s", 2 * (nk + nr) + 2, "");
@@ -375,6 +434,7 @@ static void put_iota(const emitter *e, int32_t i) {
 
 static void put_node(emitter *e, int32_t i) {
   const nb__node *n = node(e, i);
+  if (e->guarded[i]) return;
   switch (n->op) {
   case NB_OP_IOTA: put_iota(e, i); break;
   case NB_OP_GATHER: put_gather(e, i, false); break;
@@ -398,7 +458,8 @@ static void put_body(emitter *e) {
   for (int32_t s = 0; s < p->nsteps; s++) {
     nb__step st = p->steps[s];
     if (st.node >= 0) {
-      fprintf(o, "  /* %s */\n", nb__prims[node(e, st.node)->op]->name);
+      fprintf(o, "  /* %s%s */\n", nb__prims[node(e, st.node)->op]->name,
+              e->guarded[st.node] ? ": read by the loops below through a guard" : "");
       put_node(e, st.node);
     } else {
       const nb__group *g = &p->groups[st.group];
@@ -432,17 +493,19 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
                     name ? name : "(null)");
   if (!out) return nb__fail(NB_ERR_ARG, "%s: the output stream is NULL", api);
   size_t  n = (size_t)f->nnodes + 1;
-  emitter e = {f, p, out, name, nb__calloc(n, sizeof(int32_t)), nb__calloc(n, 1), nb__calloc(n, sizeof(int32_t)), 0};
-  if (!e.mark || !e.cross || !e.part) {
-    nb__free(e.mark), nb__free(e.cross), nb__free(e.part);
+  emitter e = {.f = f, .p = p, .o = out, .name = name, .mark = nb__calloc(n, sizeof(int32_t)),
+               .cross = nb__calloc(n, 1), .part = nb__calloc(n, sizeof(int32_t)), .guarded = nb__calloc(n, 1)};
+  if (!e.mark || !e.cross || !e.part || !e.guarded) {
+    nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded);
     return nb__nomem(api);
   }
+  nb__mark_guarded_pads(f, e.guarded);
   for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
   put_preamble(&e);
   put_constants(&e);
   put_signature(&e);
   put_body(&e);
-  nb__free(e.mark), nb__free(e.cross), nb__free(e.part);
+  nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded);
   if (fflush(out) || ferror(out)) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
   return NB_OK;
 }

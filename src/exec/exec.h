@@ -60,6 +60,8 @@ struct nb__plan {
 };
 
 nb__plan *nb__plan_new(const nb_fn *f);
+/* marks the pads that generated code reads through a guard (exec/plan.c) */
+void nb__mark_guarded_pads(const nb_fn *f, uint8_t *mark);
 /* f's plan, made at the first need (under f's lock); NULL when out of memory */
 nb__plan *nb__plan_get(nb_fn *f);
 

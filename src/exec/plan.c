@@ -17,6 +17,7 @@ typedef struct builder {
   int32_t     *next;     /* per node: the next member of its group, or -1 */
   int32_t     *tail;     /* per group: its last member */
   bool        *outside;  /* per node: read by something outside its group */
+  uint8_t     *guarded;  /* per node: a pad read through a guard (nb__mark_guarded_pads) */
 } builder;
 
 static bool is_alias(const nb__node *n) { return (nb__prims[n->op]->flags & NB__ALIAS) != 0; }
@@ -47,6 +48,26 @@ static bool is_leaf_data(const nb__node *n) { return n->op == NB_OP_INPUT || n->
 static bool fusible(const nb__node *n) {
   const nb__prim *row = nb__prims[n->op];
   return n->op == NB_OP_FILL || ((row->flags & NB__ELEMENTWISE) && row->eval && !is_alias(n));
+}
+
+/* Pads whose value is one contiguous run inside zeros (no interior padding,
+ * only unit axes before the padded one), read only by fused elementwise
+ * nodes and not an output: generated code reads their operand with a guard
+ * instead of making the padded copy (emit/c.c), so the plan keeps that
+ * operand alive as long as the pad's readers. */
+void nb__mark_guarded_pads(const nb_fn *f, uint8_t *mark) {
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    const nb__node *n = &f->nodes[i].n;
+    mark[i] = n->op == NB_OP_PAD && n->p.i[3] == 0;
+    for (int d = 0; mark[i] && d < n->p.i[0]; d++) mark[i] = n->shape[d] == 1;
+  }
+  for (int j = 0; j < f->nout; j++) mark[f->out[j]] = 0;
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    const nb__fnode *node = &f->nodes[i];
+    bool             reads_elementwise = fusible(&node->n) && node->n.op != NB_OP_FILL;
+    for (int s = 0; s < node->n.nsrc; s++)
+      if (!reads_elementwise) mark[node->src[s]] = 0;
+  }
 }
 
 static int64_t bytes_of(const nb__node *n) { return n->size * (int64_t)nb__dtype_size((nb_dtype)n->dtype); }
@@ -240,8 +261,9 @@ static void liveness(builder *b) {
     int32_t          s = b->step_of[i];
     if (s < 0) continue;
     for (int k = 0; k < node->n.nsrc; k++) {
-      int32_t r = root_of(b, node->src[k]);
+      int32_t src = node->src[k], r = root_of(b, src);
       if (s > b->last_use[r]) b->last_use[r] = s;
+      if (b->guarded[src] && s > b->last_use[(r = root_of(b, f->nodes[src].src[0]))]) b->last_use[r] = s;
     }
   }
   /* outputs left in the workspace are copied out after the last step */
@@ -355,8 +377,10 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   b.next = nb__calloc(n, sizeof *b.next);
   b.tail = nb__calloc(n, sizeof *b.tail);
   b.outside = nb__calloc(n, sizeof *b.outside);
+  b.guarded = nb__calloc(n, 1);
   bool ok = p->steps && p->groups && p->members && p->home && b.group_of && b.open &&
-            b.step_of && b.last_use && b.next && b.tail && b.outside && operand_lists(f, p);
+            b.step_of && b.last_use && b.next && b.tail && b.outside && b.guarded &&
+            operand_lists(f, p);
   if (ok) {
     form_groups(&b);
     compact_members(&b);
@@ -364,6 +388,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
     ok = assign_homes(&b);
   }
   if (ok) {
+    nb__mark_guarded_pads(f, b.guarded);
     liveness(&b);
     ok = allocate(&b);
   }
@@ -374,6 +399,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   nb__free(b.next);
   nb__free(b.tail);
   nb__free(b.outside);
+  nb__free(b.guarded);
   if (!ok) nb__plan_free(p), p = NULL;
   return p;
 }
