@@ -14,6 +14,7 @@
 #include "emit.h"
 
 enum { NB__MAX_EDGES = 16 }; /* pads' edges that split one fused loop, at most */
+enum { NB__REMAT_PAD = 2 };  /* emitter.guarded: a pad whose operand is recomputed */
 
 typedef struct emitter {
   const nb_fn    *f;
@@ -23,7 +24,14 @@ typedef struct emitter {
   int32_t        *mark;  /* per node: the loop that holds it as a scalar */
   uint8_t        *cross; /* per node: kept in a block array for a later loop of its group */
   int32_t        *part;  /* per member of the group being written: its loop */
-  uint8_t        *guarded; /* per node: a pad read through a guard, never made */
+  uint8_t        *guarded; /* per node: a pad read through a guard (NB__REMAT_PAD: its
+                              operand recomputed there), never made */
+  uint8_t        *rec;     /* per node: elementwise work on inputs and constants only */
+  uint8_t        *needed;  /* per node: some output needs its value made */
+  uint8_t        *fused;   /* per node: a reduction that recomputes its operand */
+  int32_t        *memo_node, nmemo, memo_cap, memo_loop; /* what remat() wrote in this loop */
+  int64_t        *memo_off;
+  bool            failed;  /* out of memory while writing */
   int32_t         loop;  /* loops written so far */
   int64_t         seg_lo, seg_hi; /* the range of i of the loop being written, when it
                                      is one segment of a group split at pads' edges */
@@ -139,8 +147,8 @@ static void put_pointers(const emitter *e) {
 }
 
 /* ---- elementwise: scalars inside one loop over i ---- */
-/* an operand inside loop `loop`: its scalar when this loop computed it, its
- * block copy when an earlier loop of the same group did, else its buffer */
+enum { REF_LEN = 96 };
+
 /* where a guarded pad's operand lies in the pad: [*lo, *hi) */
 static void pad_run(const emitter *e, int32_t i, int64_t *lo, int64_t *hi) {
   const nb__node *n = node(e, i);
@@ -149,47 +157,99 @@ static void pad_run(const emitter *e, int32_t i, int64_t *lo, int64_t *hi) {
   *hi = *lo + node(e, src_of(e, i, 0))->size;
 }
 
-static void put_ref(const emitter *e, int32_t loop, int32_t i) {
-  if (e->guarded[i]) { /* a pad: its operand where it is, zero around */
-    int64_t lo, hi;
-    pad_run(e, i, &lo, &hi);
-    if (e->seg_hi > e->seg_lo && (e->seg_lo >= hi || e->seg_hi <= lo)) fprintf(e->o, "(%s)0", ctype(node(e, i)));
-    else if (e->seg_hi > e->seg_lo) fprintf(e->o, "v%d[i - %lld]", src_of(e, i, 0), (long long)lo);
-    else
-      fprintf(e->o, "(i >= %lld && i < %lld ? v%d[i - %lld] : (%s)0)", (long long)lo, (long long)hi,
-              src_of(e, i, 0), (long long)lo, ctype(node(e, i)));
-  } else if (e->mark[i] == loop) fprintf(e->o, "s%d", i);
-  else if (e->cross[i]) fprintf(e->o, "b%d[j]", i);
-  else fprintf(e->o, "v%d[i]", i);
-}
-
-static void put_member(const emitter *e, int32_t loop, int32_t m) {
+/* writes `dst = (m's formula over the operands' texts);` */
+static void put_compute(const emitter *e, int32_t m, const char *dst, char (*refs)[REF_LEN]) {
   FILE           *o = e->o;
   const nb__node *n = node(e, m);
   const nb__prim *row = nb__prims[n->op];
-  const char     *t = ctype(n);
   int             k;
-  fprintf(o, "    %s s%d;\n", t, m);
   if (n->op == NB_OP_FILL) {
-    fprintf(o, "    s%d = ", m);
+    fprintf(o, "    %s = ", dst);
     put_number(o, n->p.d, (nb_dtype)n->dtype);
     fprintf(o, ";\n");
   } else if (n->op == NB_OP_POW && nb__powi_exponent(node(e, src_of(e, m, 1)), &k)) {
-    fprintf(o, "    s%d = nb_powi%s(", m, n->dtype == NB_F64 ? "64" : "32");
-    put_ref(e, loop, src_of(e, m, 0));
-    fprintf(o, ", %d);\n", k);
+    fprintf(o, "    %s = nb_powi%s(%s, %d);\n", dst, n->dtype == NB_F64 ? "64" : "32", refs[0], k);
   } else {
     static const char *const names[3][3] = {{"x"}, {"a", "b"}, {"c", "a", "b"}};
     fprintf(o, "    {");
-    for (int s = 0; s < n->nsrc; s++) {
-      fprintf(o, " const %s %s = ", ctype(node(e, src_of(e, m, s))), names[n->nsrc - 1][s]);
-      put_ref(e, loop, src_of(e, m, s));
-      fprintf(o, ";");
-    }
-    fprintf(o, " s%d = (%s)(%s); }\n", m, t, n->dtype == NB_F64 ? row->c64 : row->c32);
+    for (int s = 0; s < n->nsrc; s++)
+      fprintf(o, " const %s %s = %s;", ctype(node(e, src_of(e, m, s))), names[n->nsrc - 1][s], refs[s]);
+    fprintf(o, " %s = (%s)(%s); }\n", dst, ctype(n), n->dtype == NB_F64 ? row->c64 : row->c32);
   }
+}
+
+static void remat(emitter *e, int32_t i, int64_t lo);
+
+/* operand j of a recomputed node, at index i - lo */
+static void remat_ref(emitter *e, int32_t j, int64_t lo, char *buf) {
+  if (e->rec[j]) {
+    remat(e, j, lo);
+    snprintf(buf, REF_LEN, "r%d_%lld", j, (long long)lo);
+  } else {
+    snprintf(buf, REF_LEN, "v%d[i - %lld]", j, (long long)lo);
+  }
+}
+
+/* Recomputes node i at index i - lo inside the current loop, once per loop:
+ * a pad's operand that is cheap elementwise work on the inputs is computed
+ * where the pad is read rather than stored and read back. */
+static bool memo_room(emitter *e) {
+  if (e->nmemo < e->memo_cap) return true;
+  int32_t  cap = 2 * e->memo_cap + 16;
+  int32_t *nodes = nb__realloc(e->memo_node, (size_t)cap * sizeof *nodes);
+  if (nodes) e->memo_node = nodes;
+  int64_t *offs = nodes ? nb__realloc(e->memo_off, (size_t)cap * sizeof *offs) : NULL;
+  if (offs) e->memo_off = offs, e->memo_cap = cap;
+  return offs != NULL;
+}
+
+static void remat(emitter *e, int32_t i, int64_t lo) {
+  if (e->memo_loop != e->loop) e->nmemo = 0, e->memo_loop = e->loop;
+  for (int32_t k = 0; k < e->nmemo; k++)
+    if (e->memo_node[k] == i && e->memo_off[k] == lo) return;
+  char refs[3][REF_LEN], dst[REF_LEN];
+  for (int s = 0; s < node(e, i)->nsrc; s++) remat_ref(e, src_of(e, i, s), lo, refs[s]);
+  snprintf(dst, sizeof dst, "r%d_%lld", i, (long long)lo);
+  fprintf(e->o, "    %s %s;\n", ctype(node(e, i)), dst);
+  put_compute(e, i, dst, refs);
+  if (memo_room(e)) e->memo_node[e->nmemo] = i, e->memo_off[e->nmemo++] = lo;
+  else e->failed = true;
+}
+
+/* operand i inside loop `loop`: its scalar when this loop computed it, its
+ * block copy when an earlier loop of the same group did, a guarded pad's
+ * operand (read, or recomputed), else its buffer */
+static void ref_text(emitter *e, int32_t loop, int32_t i, char *buf) {
+  const char *t = ctype(node(e, i));
+  if (e->guarded[i]) {
+    int64_t lo, hi;
+    int32_t x = src_of(e, i, 0);
+    bool    seg = e->seg_hi > e->seg_lo;
+    pad_run(e, i, &lo, &hi);
+    if (seg && (e->seg_lo >= hi || e->seg_hi <= lo)) snprintf(buf, REF_LEN, "(%s)0", t);
+    else if (seg && e->guarded[i] == NB__REMAT_PAD) remat_ref(e, x, lo, buf);
+    else if (seg) snprintf(buf, REF_LEN, "v%d[i - %lld]", x, (long long)lo);
+    else
+      snprintf(buf, REF_LEN, "(i >= %lld && i < %lld ? v%d[i - %lld] : (%s)0)", (long long)lo, (long long)hi, x,
+               (long long)lo, t);
+  } else if (e->mark[i] == loop) {
+    snprintf(buf, REF_LEN, "s%d", i);
+  } else if (e->cross[i]) {
+    snprintf(buf, REF_LEN, "b%d[j]", i);
+  } else {
+    snprintf(buf, REF_LEN, "v%d[i]", i);
+  }
+}
+
+static void put_member(emitter *e, int32_t loop, int32_t m) {
+  char refs[3][REF_LEN], dst[REF_LEN];
+  if (!e->needed[m]) return;
+  for (int s = 0; s < node(e, m)->nsrc; s++) ref_text(e, loop, src_of(e, m, s), refs[s]);
+  snprintf(dst, sizeof dst, "s%d", m);
+  fprintf(e->o, "    %s %s;\n", ctype(node(e, m)), dst);
+  put_compute(e, m, dst, refs);
   e->mark[m] = loop;
-  if (e->p->home[m].kind != NB__HOME_TEMP) fprintf(o, "    v%d[i] = s%d;\n", m, m);
+  if (e->p->home[m].kind != NB__HOME_TEMP) fprintf(e->o, "    v%d[i] = s%d;\n", m, m);
 }
 
 /* Members [from, k) form the current loop: would member k put sin and cos of
@@ -259,6 +319,9 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
 static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t size) {
   FILE    *o = e->o;
   int32_t *part = e->part, nparts = 1;
+  bool     any = false;
+  for (int32_t k = 0; k < count; k++) any = any || e->needed[members[k]];
+  if (!any) return; /* every value recomputed where it is read */
   for (int32_t k = 0, from = 0; k < count; k++) {
     if (splits(e, members, from, k)) nparts++, from = k;
     part[k] = nparts - 1;
@@ -360,6 +423,36 @@ static void put_gather(const emitter *e, int32_t i, bool scatter) {
   fprintf(o, "];\n");
 }
 
+/* a reduction over trailing axes: its operand in runs of *run elements */
+static bool trailing_runs(const emitter *e, int32_t i, int64_t *run) {
+  const nb__node *x = node(e, src_of(e, i, 0));
+  int64_t         mask = node(e, i)->p.i[0];
+  int             first = x->rank;
+  *run = 1;
+  while (first > 0 && (mask >> (first - 1)) & 1) *run *= x->shape[--first];
+  return mask == (((int64_t)1 << x->rank) - 1) - (((int64_t)1 << first) - 1);
+}
+
+/* A reduction over trailing axes of a value generated code can recompute:
+ * the value is computed inside the reduction's loop and never stored. */
+static void put_fused_reduce(emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i);
+  int64_t         run;
+  char            ref[REF_LEN];
+  trailing_runs(e, i, &run);
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) {\n    double acc = %s;\n", (long long)n->size,
+          n->op == NB_OP_REDUCE_SUM ? "0.0" : n->op == NB_OP_REDUCE_PROD ? "1.0" : "-INFINITY");
+  if (n->op != NB_OP_REDUCE_MAX) fprintf(o, "    NB_SIMD_%s\n", n->op == NB_OP_REDUCE_SUM ? "SUM" : "PROD");
+  fprintf(o, "    for (int64_t i = q * %lld; i < (q + 1) * %lld; i++) {\n", (long long)run, (long long)run);
+  e->loop++;
+  remat_ref(e, src_of(e, i, 0), 0, ref);
+  if (n->op == NB_OP_REDUCE_SUM) fprintf(o, "    acc += %s;\n", ref);
+  else if (n->op == NB_OP_REDUCE_PROD) fprintf(o, "    acc *= %s;\n", ref);
+  else fprintf(o, "    { const double v = %s; if (v > acc || v != v) acc = v; }\n", ref);
+  fprintf(o, "    }\n    v%d[q] = (%s)acc;\n  }\n", i, ctype(n));
+}
+
 /* kept axes outside, reduced axes inside, accumulating in double */
 static void put_reduce(const emitter *e, int32_t i) {
   FILE           *o = e->o;
@@ -434,14 +527,17 @@ static void put_iota(const emitter *e, int32_t i) {
 
 static void put_node(emitter *e, int32_t i) {
   const nb__node *n = node(e, i);
-  if (e->guarded[i]) return;
+  if (e->guarded[i] || !e->needed[i]) return;
   switch (n->op) {
   case NB_OP_IOTA: put_iota(e, i); break;
   case NB_OP_GATHER: put_gather(e, i, false); break;
   case NB_OP_SCATTER_ADD: put_gather(e, i, true); break;
   case NB_OP_REDUCE_SUM:
   case NB_OP_REDUCE_MAX:
-  case NB_OP_REDUCE_PROD: put_reduce(e, i); break;
+  case NB_OP_REDUCE_PROD:
+    if (e->fused[i]) put_fused_reduce(e, i);
+    else put_reduce(e, i);
+    break;
   case NB_OP_MATMUL: put_matmul(e, i); break;
   default:
     if (nb__prims[n->op]->copy) put_copies(e, i);
@@ -477,6 +573,50 @@ static void put_body(emitter *e) {
   fprintf(o, "  return 0;\n}\n");
 }
 
+/* a buffer that holds its value for the whole call: an input or a constant
+ * (or a view of one) */
+static bool stable(const emitter *e, int32_t j) {
+  while (e->p->home[j].kind == NB__HOME_ALIAS) j = src_of(e, j, 0);
+  return e->p->home[j].kind == NB__HOME_IN || e->p->home[j].kind == NB__HOME_CONST;
+}
+
+static bool group_splits(const emitter *e, const int32_t *members, int32_t count) {
+  for (int32_t k = 0, from = 0; k < count; k++)
+    if (splits(e, members, from, k)) return true;
+  return false;
+}
+
+/* Which nodes can be recomputed at any index (rec), which guarded pads are
+ * read by recomputing their operand (not in a loop split into blocks, which
+ * reads them through a dynamic guard), and which values must be made at all. */
+static void analyse(emitter *e) {
+  const nb_fn    *f = e->f;
+  const nb__plan *p = e->p;
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    const nb__node *n = node(e, i);
+    const nb__prim *row = nb__prims[n->op];
+    bool ok = n->op == NB_OP_FILL || ((row->flags & NB__ELEMENTWISE) && row->c64 && !(row->flags & NB__ALIAS));
+    for (int s = 0; ok && s < n->nsrc; s++) ok = e->rec[src_of(e, i, s)] || stable(e, src_of(e, i, s));
+    e->rec[i] = ok;
+    if (e->guarded[i] && e->rec[src_of(e, i, 0)]) e->guarded[i] = NB__REMAT_PAD;
+    int64_t run;
+    e->fused[i] = (n->op == NB_OP_REDUCE_SUM || n->op == NB_OP_REDUCE_MAX || n->op == NB_OP_REDUCE_PROD) &&
+                  e->rec[src_of(e, i, 0)] && trailing_runs(e, i, &run);
+  }
+  for (int32_t g = 0; g < p->ngroups; g++) {
+    const int32_t *members = p->members + p->groups[g].first;
+    int32_t        count = p->groups[g].count;
+    if (!group_splits(e, members, count)) continue;
+    for (int32_t k = 0; k < count; k++)
+      for (int s = 0; s < node(e, members[k])->nsrc; s++)
+        if (e->guarded[src_of(e, members[k], s)]) e->guarded[src_of(e, members[k], s)] = 1;
+  }
+  for (int j = 0; j < f->nout; j++) e->needed[f->out[j]] = 1;
+  for (int32_t i = f->nnodes; i-- > 0;)
+    if (e->needed[i] && e->guarded[i] != NB__REMAT_PAD && !e->fused[i])
+      for (int s = 0; s < node(e, i)->nsrc; s++) e->needed[src_of(e, i, s)] = 1;
+}
+
 static bool valid_name(const char *s) {
   if (!s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return false;
   size_t len = 0;
@@ -494,18 +634,22 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
   if (!out) return nb__fail(NB_ERR_ARG, "%s: the output stream is NULL", api);
   size_t  n = (size_t)f->nnodes + 1;
   emitter e = {.f = f, .p = p, .o = out, .name = name, .mark = nb__calloc(n, sizeof(int32_t)),
-               .cross = nb__calloc(n, 1), .part = nb__calloc(n, sizeof(int32_t)), .guarded = nb__calloc(n, 1)};
-  if (!e.mark || !e.cross || !e.part || !e.guarded) {
-    nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded);
-    return nb__nomem(api);
+               .cross = nb__calloc(n, 1), .part = nb__calloc(n, sizeof(int32_t)), .guarded = nb__calloc(n, 1),
+               .rec = nb__calloc(n, 1), .needed = nb__calloc(n, 1), .fused = nb__calloc(n, 1), .memo_loop = -1};
+  bool ok = e.mark && e.cross && e.part && e.guarded && e.rec && e.needed && e.fused;
+  if (ok) {
+    for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
+    nb__mark_guarded_pads(f, e.guarded);
+    analyse(&e);
+    put_preamble(&e);
+    put_constants(&e);
+    put_signature(&e);
+    put_body(&e);
   }
-  nb__mark_guarded_pads(f, e.guarded);
-  for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
-  put_preamble(&e);
-  put_constants(&e);
-  put_signature(&e);
-  put_body(&e);
-  nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded);
+  nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded), nb__free(e.rec), nb__free(e.needed);
+  nb__free(e.fused);
+  nb__free(e.memo_node), nb__free(e.memo_off);
+  if (!ok || e.failed) return nb__nomem(api);
   if (fflush(out) || ferror(out)) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
   return NB_OK;
 }
