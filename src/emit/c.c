@@ -336,7 +336,8 @@ static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t
   for (int32_t k = 0; k < count; k++)
     for (int s = 0; s < node(e, members[k])->nsrc; s++)
       for (int32_t q = 0; q < k; q++)
-        if (members[q] == src_of(e, members[k], s) && part[q] < part[k]) e->cross[members[q]] = 1;
+        if (members[q] == src_of(e, members[k], s) && part[q] < part[k] && e->needed[members[k]])
+          e->cross[members[q]] = 1;
   for (int32_t k = 0; k < count; k++)
     if (e->cross[members[k]]) fprintf(o, "    %s b%d[%d];\n", ctype(node(e, members[k])), members[k], NB__BLOCK);
   for (int32_t k = 0, from = 0; k <= count; k++)
@@ -453,6 +454,33 @@ static void put_fused_reduce(emitter *e, int32_t i) {
   fprintf(o, "    }\n    v%d[q] = (%s)acc;\n  }\n", i, ctype(n));
 }
 
+/* When the operand's last axis is kept: the output starts at the identity
+ * and the operand is walked in its own order, each element folded into its
+ * output element, so the innermost loop runs along both arrays (vectorizes). */
+static void put_reduce_along(const emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
+  nb__copy        c = {.rank = x->rank};
+  int64_t         ostr[NB_MAX_RANK], at = 0;
+  nb__dense_strides(n->rank, n->shape, ostr);
+  nb__dense_strides(x->rank, x->shape, c.in.str);
+  for (int d = 0; d < x->rank; d++) {
+    c.shape[d] = x->shape[d];
+    c.out.str[d] = (n->p.i[0] >> d) & 1 ? 0 : ostr[at++];
+  }
+  simplify_copy(&c);
+  const char *t = ctype(n), *id = n->op == NB_OP_REDUCE_SUM ? "0" : n->op == NB_OP_REDUCE_PROD ? "1" : "-INFINITY";
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)%s;\n", (long long)n->size, i, t, id);
+  put_loops(o, c.rank, c.shape);
+  fprintf(o, "  %*s{ %s *acc = &v%d[", 2 * c.rank, "", t, i);
+  put_index(o, 0, c.rank, c.out.str);
+  fprintf(o, "]; const %s v = v%d[", t, src_of(e, i, 0));
+  put_index(o, 0, c.rank, c.in.str);
+  if (n->op == NB_OP_REDUCE_SUM) fprintf(o, "]; *acc += v; }\n");
+  else if (n->op == NB_OP_REDUCE_PROD) fprintf(o, "]; *acc *= v; }\n");
+  else fprintf(o, "]; if (v > *acc || v != v) *acc = v; }\n");
+}
+
 /* kept axes outside, reduced axes inside, accumulating in double */
 static void put_reduce(const emitter *e, int32_t i) {
   FILE           *o = e->o;
@@ -536,6 +564,7 @@ static void put_node(emitter *e, int32_t i) {
   case NB_OP_REDUCE_MAX:
   case NB_OP_REDUCE_PROD:
     if (e->fused[i]) put_fused_reduce(e, i);
+    else if (!((n->p.i[0] >> (node(e, src_of(e, i, 0))->rank - 1)) & 1)) put_reduce_along(e, i);
     else put_reduce(e, i);
     break;
   case NB_OP_MATMUL: put_matmul(e, i); break;
