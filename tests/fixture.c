@@ -1,6 +1,8 @@
 /* Helpers shared by several test suites (see fixture.h). */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #include "fixture.h"
 
@@ -556,4 +558,53 @@ void check_threads_(const char *file, int line, const char *what, nb_fn *f, int 
       }
   }
   for (int t = 0; t < nt; t++) bufs_free(&in[t]), bufs_free(&ref[t]), bufs_free(&sc[t]);
+}
+
+/* ---- files and the environment ------------------------------------------------------ */
+
+bool tmpdir_make(char *path, size_t n) {
+  const char *tmp = getenv("TMPDIR");
+  if (!tmp || !*tmp) tmp = "/tmp";
+  if ((size_t)snprintf(path, n, "%s/nabla-test-XXXXXX", tmp) < n && mkdtemp(path)) return true;
+  th_failed_checks++;
+  fprintf(stderr, "  %s: cannot make a temporary directory in %s\n", th_current, tmp);
+  return false;
+}
+
+int dir_entries(const char *path) {
+  DIR *dir = opendir(path);
+  if (!dir) return -1;
+  int            n = 0;
+  struct dirent *de;
+  while ((de = readdir(dir)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) n++;
+  closedir(dir);
+  return n;
+}
+
+char *slurp(FILE *fp) {
+  long n;
+  if (fflush(fp) || fseek(fp, 0, SEEK_END) || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET))
+    return NULL;
+  char *buf = malloc((size_t)n + 1);
+  if (!buf) return NULL;
+  size_t got = fread(buf, 1, (size_t)n, fp);
+  buf[got] = 0;
+  return buf;
+}
+
+saved_env save_env(const char *name) {
+  const char *v = getenv(name);
+  saved_env   s = {name, v ? strdup(v) : NULL};
+  return s;
+}
+
+void restore_env(const saved_env *s) {
+  if (s->value) setenv(s->name, s->value, 1);
+  else unsetenv(s->name);
+}
+
+void saved_env_free(saved_env *s) {
+  free(s->value);
+  s->value = NULL;
 }

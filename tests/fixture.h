@@ -95,8 +95,8 @@ bool      fx_run(nb_fn *t, const char *what, const double *const *in, double *co
  * 1e-5 of a scale per value, the sum of |terms|: the reference on |inputs|, exact for
  * functions multilinear in their inputs); RSUM sums in another order (VM plus 1e-12 /
  * 1e-5 of the largest finite |value| of that output). */
-enum { FX_MAXBUFS = 128 };          /* inputs or outputs of a compared function */
-enum { EXACT, VM, MM, RSUM };        /* comparison modes */
+enum { FX_MAXBUFS = 192 };   /* inputs or outputs of a compared function */
+enum { EXACT, VM, MM, RSUM }; /* comparison modes */
 enum { D_ANY, D_SPEC, D_POS, D_UNIT, D_GRID }; /* input domains, see draw() in fixture.c */
 
 static inline nb_dtype other_dt(nb_dtype dt) { return dt == NB_F64 ? NB_F32 : NB_F64; }
@@ -163,5 +163,20 @@ void check_threads_(const char *file, int line, const char *what, nb_fn *f, int 
                     const int *modes, uint64_t seed);
 #define check_threads(what, f, nt, warm, modes, seed) \
   check_threads_(__FILE__, __LINE__, what, f, nt, warm, modes, seed)
+
+/* ---- files and the environment ------------------------------------------------------ */
+/* a new private directory under $TMPDIR (or /tmp) in path (capacity n); fails the test
+ * when it cannot be made */
+bool  tmpdir_make(char *path, size_t n);
+int   dir_entries(const char *path); /* entries besides . and ..; -1 if unreadable */
+char *slurp(FILE *fp);               /* a stream's whole contents (caller frees), or NULL */
+/* an environment variable's value, saved to be put back (any number of times) */
+typedef struct saved_env {
+  const char *name;
+  char       *value; /* NULL: was unset */
+} saved_env;
+saved_env save_env(const char *name);
+void      restore_env(const saved_env *s);
+void      saved_env_free(saved_env *s);
 
 #endif

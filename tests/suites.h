@@ -20,6 +20,7 @@ void suite_diff_transforms(void);  /* test_diff_transforms.c: transforms, nestin
 void suite_adbench(void);          /* test_adbench.c: ADBench GMM and LSTM, an MLP loss      */
 void suite_vmap(void);             /* test_vmap.c: vmap, batch products, composition         */
 void suite_exec(void);             /* test_exec.c: nb_call's fast paths against the reference */
+void suite_emit(void);             /* test_emit.c: standalone C and native code              */
 
 static const th_suite th_suites[] = {
     {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
@@ -31,6 +32,7 @@ static const th_suite th_suites[] = {
     {"diff_conventions", suite_diff_conventions},
     {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
     {"vmap", suite_vmap},               {"exec", suite_exec},
+    {"emit", suite_emit},
     {0, 0}};
 
 #endif

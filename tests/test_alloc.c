@@ -2,10 +2,12 @@
  * and fails the k-th allocation, for k = 1, 2, ... until the operation completes
  * without reaching k. Each failure must be reported as NB_ERR_NOMEM, leak nothing and
  * leave the object usable. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 typedef struct alloc_state {
   long live;     /* blocks currently allocated */
@@ -149,12 +151,12 @@ static int build_graph(built *B) {
   return 1;
 }
 
-static double X[NX * NF], W[NF * NO], Bv[NO];
+static double X[NX * NF], Wm[NF * NO], Bv[NO];
 static double REF[NOUT][24];
 
 static void reference(void) {
   for (int i = 0; i < NX * NF; i++) X[i] = 0.1 * i - 0.7;
-  for (int i = 0; i < NF * NO; i++) W[i] = 0.05 * i - 0.2;
+  for (int i = 0; i < NF * NO; i++) Wm[i] = 0.05 * i - 0.2;
   for (int i = 0; i < NO; i++) Bv[i] = 0.1 * i;
   double e3[NX * NF], e4[NF] = {0}, e6[3][4], e7[3][3], mm2[NX][NO], sm[NX][NO];
   for (int i = 0; i < NX; i++)
@@ -171,7 +173,7 @@ static void reference(void) {
     double mx = -INFINITY, den = 0;
     for (int k = 0; k < NO; k++) {
       double acc = 0;
-      for (int j = 0; j < NF; j++) acc += X[i * NF + j] * W[j * NO + k];
+      for (int j = 0; j < NF; j++) acc += X[i * NF + j] * Wm[j * NO + k];
       mm2[i][k] = acc + Bv[k];
       mx = fmax(mx, mm2[i][k]);
     }
@@ -194,7 +196,7 @@ static void reference(void) {
 }
 
 static double OUT[NOUT][24];
-static const void *const INS[3] = {X, W, Bv};
+static const void *const INS[3] = {X, Wm, Bv};
 static void *const       OUTS[NOUT] = {OUT[0], OUT[1], OUT[2], OUT[3], OUT[4], OUT[5]};
 
 static void check_outputs(void) {
@@ -484,6 +486,128 @@ static void test_alloc_transforms(void) {
   sweep_transform("nb_vmap_sized", t_vmap);
 }
 
+/* (f) nb_fn_emit_c and nb_fn_compile on a function not yet called, so the plan
+ * is made inside them: every failure point gives NB_ERR_NOMEM ("...: out of
+ * memory") and leaks nothing; the function still runs; the file emitted after a
+ * failure is the one emitted without */
+static char *emit_text(nb_fn *f, nb_status *st) {
+  FILE *fp = tmpfile();
+  *st = fp ? nb_fn_emit_c(f, "alloc_fn", fp) : NB_ERR_IO;
+  char *text = fp && *st == NB_OK ? slurp(fp) : NULL;
+  if (fp) fclose(fp);
+  return text;
+}
+
+static void test_alloc_emit(void) {
+  reference();
+  install();
+  built B;
+  char *want = NULL;
+  if (build_graph(&B)) {
+    nb_fn    *f = fn_of(&B);
+    nb_status st = NB_ERR_ARG;
+    want = f ? emit_text(f, &st) : NULL;
+    CHECK(want != NULL && st == NB_OK);
+    nb_fn_free(f);
+  }
+  nb_graph_free(B.g);
+  long k, points = 0;
+  for (k = 1; want && k < KMAX && th_failed_checks < MAX_FAILS; k++) {
+    if (!build_graph(&B)) { nb_graph_free(B.g); break; }
+    nb_fn *f = fn_of(&B);
+    nb_graph_free(B.g);
+    CHECK(f != NULL);
+    if (!f) break;
+    nb_status st;
+    arm(k);
+    char *text = emit_text(f, &st);
+    int   hit = A.hits > 0;
+    disarm();
+    points += hit;
+    if (st != NB_OK) {
+      CHECK(hit);
+      CHECK(st == NB_ERR_NOMEM);
+      CHECK_ERR(NB_ERR_NOMEM, "nb_fn_emit_c: out of memory");
+      nb_errclear();
+      text = emit_text(f, &st); /* the function is intact */
+      CHECK(st == NB_OK);
+    }
+    CHECK(text && !strcmp(text, want));
+    free(text);
+    memset(OUT, 0, sizeof OUT);
+    CHECK(nb_call(f, INS, OUTS) == NB_OK);
+    check_outputs();
+    nb_fn_free(f);
+    if (A.live != 0) {
+      CHECK(A.live == 0);
+      fprintf(stderr, "    leak after failing allocation %ld of nb_fn_emit_c: %ld blocks\n", k, A.live);
+      A.live = 0;
+    }
+    if (!hit) break;
+  }
+  free(want);
+  CHECK(points > 0);
+  CHECK(k < KMAX);
+  printf("  alloc sweep%s, nb_fn_emit_c: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
+  uninstall();
+}
+
+/* nb_fn_compile: the failed attempts stop before the compiler runs; the last one
+ * compiles (once). Its files go to a private $TMPDIR, which must stay empty. */
+static void test_alloc_compile(void) {
+  char dir[400];
+  if (!tmpdir_make(dir, sizeof dir)) return;
+  saved_env tmp = save_env("TMPDIR");
+  setenv("TMPDIR", dir, 1);
+  reference();
+  install();
+  long k, points = 0;
+  for (k = 1; k < KMAX && th_failed_checks < MAX_FAILS; k++) {
+    built B;
+    if (!build_graph(&B)) { nb_graph_free(B.g); break; }
+    nb_fn *f = fn_of(&B);
+    nb_graph_free(B.g);
+    CHECK(f != NULL);
+    if (!f) break;
+    arm(k);
+    nb_status st = nb_fn_compile(f);
+    int       hit = A.hits > 0;
+    disarm();
+    points += hit;
+    if (st != NB_OK && !hit)
+      fprintf(stderr, "    nb_fn_compile failed with no allocation failure: %s\n", nb_errmsg());
+    if (st != NB_OK) {
+      CHECK(hit);
+      CHECK(st == NB_ERR_NOMEM);
+      CHECK_ERR(NB_ERR_NOMEM, "nb_fn_compile: out of memory");
+      nb_errclear();
+    } else {
+      CHECK(!hit); /* no failure is swallowed */
+    }
+    CHECK(dir_entries(dir) == 0);
+    memset(OUT, 0, sizeof OUT); /* natively or not, the same values */
+    CHECK(nb_call(f, INS, OUTS) == NB_OK);
+    check_outputs();
+    nb_fn_free(f);
+    if (A.live != 0) {
+      CHECK(A.live == 0);
+      fprintf(stderr, "    leak after failing allocation %ld of nb_fn_compile: %ld blocks\n", k, A.live);
+      A.live = 0;
+    }
+    if (!hit) break;
+  }
+  CHECK(points > 0);
+  CHECK(k < KMAX);
+  printf("  alloc sweep%s, nb_fn_compile: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
+  uninstall();
+  restore_env(&tmp);
+  saved_env_free(&tmp);
+  if (rmdir(dir)) FAILF("nb_fn_compile left files in %s", dir);
+}
+
+static void test_alloc_emit_sticky(void) { sticky_mode = 1; test_alloc_emit(); sticky_mode = 0; }
+static void test_alloc_compile_sticky(void) { sticky_mode = 1; test_alloc_compile(); sticky_mode = 0; }
+
 void suite_alloc(void) {
   RUN(test_alloc_hook_used);
   RUN(test_alloc_build);
@@ -495,5 +619,9 @@ void suite_alloc(void) {
   RUN(test_alloc_fn_new_sticky);
   RUN(test_alloc_first_call_sticky);
   RUN(test_alloc_trace_sticky);
+  RUN(test_alloc_emit);
+  RUN(test_alloc_compile);
+  RUN(test_alloc_emit_sticky);
+  RUN(test_alloc_compile_sticky);
   nb_set_allocator(NULL);
 }

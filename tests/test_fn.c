@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #define NB_ARRLEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -475,17 +475,6 @@ static nb_fn *make_sin_plus_x(void) {
   nb_fn *f = nb_fn_new(g, 1, &x, 1, &y);
   nb_graph_free(g);
   return f;
-}
-
-static char *slurp(FILE *fp) {
-  long n;
-  if (fflush(fp) || fseek(fp, 0, SEEK_END) || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET))
-    return NULL;
-  char *buf = malloc((size_t)n + 1);
-  if (!buf) return NULL;
-  size_t got = fread(buf, 1, (size_t)n, fp);
-  buf[got] = 0;
-  return buf;
 }
 
 static void test_fn_print_dot(void) {

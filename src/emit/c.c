@@ -278,13 +278,15 @@ static void put_part(emitter *e, const int32_t *members, int32_t from, int32_t t
   fprintf(e->o, "    }\n");
 }
 
-/* the edges of the guarded pads the members read, sorted, in (0, size) */
+/* the edges of the guarded pads the members read, sorted, in (0, size);
+ * -1 when there are more than NB__MAX_EDGES */
 static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t *edge) {
   int32_t n = 0;
   for (int32_t k = 0; k < count; k++)
     for (int s = 0; s < node(e, members[k])->nsrc; s++) {
       int64_t run[2];
-      if (!e->guarded[src_of(e, members[k], s)] || n + 2 > NB__MAX_EDGES) continue;
+      if (!e->guarded[src_of(e, members[k], s)]) continue;
+      if (n + 2 > NB__MAX_EDGES) return -1;
       pad_run(e, src_of(e, members[k], s), &run[0], &run[1]);
       for (int r = 0; r < 2; r++) {
         int32_t at = n;
@@ -302,6 +304,13 @@ static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count
 static void put_segments(emitter *e, const int32_t *members, int32_t count, int64_t size) {
   int64_t edge[NB__MAX_EDGES + 2];
   int32_t n = pad_edges(e, members, count, size, edge + 1);
+  if (n < 0) { /* too many pads: one loop, each pad read through a guard */
+    int32_t loop = ++e->loop;
+    fprintf(e->o, "  NB_SIMD\n  for (int64_t i = 0; i < %lld; i++) {\n", (long long)size);
+    for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
+    fprintf(e->o, "  }\n");
+    return;
+  }
   edge[0] = 0, edge[n + 1] = size;
   for (int32_t g = 0; g <= n; g++) {
     int32_t loop = ++e->loop;
@@ -609,10 +618,13 @@ static bool stable(const emitter *e, int32_t j) {
   return e->p->home[j].kind == NB__HOME_IN || e->p->home[j].kind == NB__HOME_CONST;
 }
 
-static bool group_splits(const emitter *e, const int32_t *members, int32_t count) {
+/* a group whose loops read pads through dynamic guards: split into blocks,
+ * or reading too many pads to be cut into stretches at their edges */
+static bool dynamic_guards(const emitter *e, const int32_t *members, int32_t count, int64_t size) {
+  int64_t edge[NB__MAX_EDGES];
   for (int32_t k = 0, from = 0; k < count; k++)
     if (splits(e, members, from, k)) return true;
-  return false;
+  return pad_edges(e, members, count, size, edge) < 0;
 }
 
 /* Which nodes can be recomputed at any index (rec), which guarded pads are
@@ -635,15 +647,41 @@ static void analyse(emitter *e) {
   for (int32_t g = 0; g < p->ngroups; g++) {
     const int32_t *members = p->members + p->groups[g].first;
     int32_t        count = p->groups[g].count;
-    if (!group_splits(e, members, count)) continue;
+    if (!dynamic_guards(e, members, count, p->groups[g].size)) continue;
     for (int32_t k = 0; k < count; k++)
       for (int s = 0; s < node(e, members[k])->nsrc; s++)
         if (e->guarded[src_of(e, members[k], s)]) e->guarded[src_of(e, members[k], s)] = 1;
   }
   for (int j = 0; j < f->nout; j++) e->needed[f->out[j]] = 1;
-  for (int32_t i = f->nnodes; i-- > 0;)
+  for (int32_t i = f->nnodes; i-- > 0;) {
+    int k, nsrc = node(e, i)->nsrc;
+    if (node(e, i)->op == NB_OP_POW && nb__powi_exponent(node(e, src_of(e, i, 1)), &k))
+      nsrc = 1; /* the exponent is a literal in the code */
     if (e->needed[i] && e->guarded[i] != NB__REMAT_PAD && !e->fused[i])
-      for (int s = 0; s < node(e, i)->nsrc; s++) e->needed[src_of(e, i, s)] = 1;
+      for (int s = 0; s < nsrc; s++) e->needed[src_of(e, i, s)] = 1;
+  }
+}
+
+/* identifiers the file itself uses: keywords, its headers' names and its helpers */
+static bool reserved(const char *s) {
+  static const char *const words[] = {
+      "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+      "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+      "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+      "volatile", "while", "memcpy", "memset", "size_t", "int64_t", "NAN", "INFINITY", "in", "out", "work",
+      "ws", "acc"};
+#define NB__NAME(fn) #fn,
+  static const char *const libm[] = {NB__VMATH_UNARY(NB__NAME) NB__VMATH_BINARY(NB__NAME) "fabs", "sqrt",
+                                     "floor", "ceil", "nearbyint"};
+#undef NB__NAME
+  if (s[0] == '_' || !strncmp(s, "nb_", 3) || !strncmp(s, "NB_", 3)) return true; /* _Bool, helpers */
+  for (size_t k = 0; k < sizeof words / sizeof *words; k++)
+    if (!strcmp(s, words[k])) return true;
+  size_t len = strlen(s);
+  for (size_t k = 0; k < sizeof libm / sizeof *libm; k++) /* sin, and sinf */
+    if (!strcmp(s, libm[k]) || (len == strlen(libm[k]) + 1 && s[len - 1] == 'f' && !strncmp(s, libm[k], len - 1)))
+      return true;
+  return false;
 }
 
 static bool valid_name(const char *s) {
@@ -653,12 +691,12 @@ static bool valid_name(const char *s) {
     if (!((s[len] >= 'a' && s[len] <= 'z') || (s[len] >= 'A' && s[len] <= 'Z') ||
           (s[len] >= '0' && s[len] <= '9') || s[len] == '_'))
       return false;
-  return len <= 64;
+  return len <= 64 && !reserved(s);
 }
 
 nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *name, FILE *out) {
   if (!valid_name(name))
-    return nb__fail(NB_ERR_ARG, "%s: \"%s\" is not a C identifier of at most 64 characters", api,
+    return nb__fail(NB_ERR_ARG, "%s: \"%s\" is not a C identifier of at most 64 characters free for the file", api,
                     name ? name : "(null)");
   if (!out) return nb__fail(NB_ERR_ARG, "%s: the output stream is NULL", api);
   size_t  n = (size_t)f->nnodes + 1;

@@ -54,7 +54,7 @@ static void remove_files(const jit_files *j) {
 static nb_status write_source(const char *api, nb_fn *f, const nb__plan *p, const jit_files *j) {
   FILE *out = fopen(j->src, "w");
   if (!out) return nb__fail(NB_ERR_IO, "%s: cannot write %s", api, j->src);
-  nb_status s = nb__emit_c(api, f, p, "nb_native", out);
+  nb_status s = nb__emit_c(api, f, p, "nabla_native", out);
   if (fclose(out) && !s) s = nb__fail(NB_ERR_IO, "%s: writing %s failed", api, j->src);
   return s;
 }
@@ -90,8 +90,8 @@ static nb_status load(const char *api, nb_fn *f, const nb__plan *p, const jit_fi
   native_fn entry;
   bytes_fn  bytes;
   /* dlsym returns object pointers; POSIX guarantees they convert to functions */
-  *(void **)&entry = dlsym(lib, "nb_native");
-  *(void **)&bytes = dlsym(lib, "nb_native_work_bytes");
+  *(void **)&entry = dlsym(lib, "nabla_native");
+  *(void **)&bytes = dlsym(lib, "nabla_native_work_bytes");
   if (!entry || !bytes || bytes() != p->bytes) {
     dlclose(lib);
     return nb__fail(NB_ERR_COMPILE, "%s: the compiled code does not match the function", api);

@@ -1,0 +1,943 @@
+/* Standalone C and native code: nb_fn_emit_c and nb_fn_compile.
+ *
+ * Native code (nb_fn_compile, then nb_call) against the reference evaluator
+ * (nb__call_reference) with check_fn (fixture.c): every public operation in
+ * one multi-output function per dtype (elementwise unary and binary with inf,
+ * NaN, ±0 and ties, integer and other powers, broadcasting, selects with a
+ * condition of the other dtype, casts, comparisons, reductions over every kind
+ * of axis list, movement, gathers, concat/stack, matmuls of every rank,
+ * softmax, constants, size-0 and rank-0 tensors, outputs that are inputs,
+ * repeated or reshaped); derivative functions of two composites (vjp, jvp,
+ * grad, hessian, jacfwd, jacrev, hvp, vmap_sized of grad: pads, reversals,
+ * scatter-adds, masked products, iotas), and a check that every primitive was
+ * among the compiled nodes. Comparisons are exact where both evaluators run the
+ * same formula, VM where libmvec may serve one of them, MM for products, RSUM
+ * where sums run in another order (fixture.h).
+ *
+ * The emitted file alone: compiled with cc -std=c11 -Wall -Wextra -Werror,
+ * linked into a shared object and called through dlsym: its signature
+ * functions against nb_fn_*, its values against nb_call, no write outside its
+ * buffers, a workspace aligned to 16 bytes only, no dependence on the
+ * workspace's contents. Native calls from 4 threads, compiles from 4 threads;
+ * every error path of both functions. The allocation-failure sweeps are in
+ * test_alloc.c. test_emit_regressions keeps the emitter bugs these tests found
+ * fixed.
+ *
+ * One compile of a function of a few hundred nodes takes seconds (-O3, omp
+ * simd): the functions are few, and compiled on 4 threads at once. */
+#define _POSIX_C_SOURCE 200809L
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+#include "../src/exec/exec.h"
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int    n_compiled; /* functions compiled by this suite */
+static double t_compile;  /* seconds spent in nb_fn_compile (wall) */
+
+/* ---- compiling ------------------------------------------------------------------------ */
+
+/* the primitives (and kinds of masked product) of the functions compiled, to
+ * check that every one reaches native code (test_every_primitive_native) */
+static bool seen_op[NB_OP_COUNT], seen_masked[2];
+
+static void note_ops(const nb_fn *f) {
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    const nb__node *n = &f->nodes[i].n;
+    seen_op[n->op] = true;
+    if (n->op == NB_OP_MATMUL && n->p.i[0]) seen_masked[n->shape[n->rank - 1] >= 8] = true;
+  }
+}
+
+typedef struct compile_jobs {
+  nb_fn         **fs;
+  int             n, next;
+  pthread_mutex_t mu;
+  nb_status       st[32];
+  char            msg[32][200];
+} compile_jobs;
+
+static void *compile_worker(void *arg) {
+  compile_jobs *j = arg;
+  for (;;) {
+    pthread_mutex_lock(&j->mu);
+    int i = j->next++;
+    pthread_mutex_unlock(&j->mu);
+    if (i >= j->n) return NULL;
+    if (!j->fs[i]) continue;
+    j->st[i] = nb_fn_compile(j->fs[i]);
+    snprintf(j->msg[i], sizeof j->msg[i], "%s", j->st[i] ? nb_errmsg() : "");
+  }
+}
+
+/* compiles fs[0..n) (NULL entries skipped) on up to 4 threads: the compiler runs
+ * for several functions at once, and nb_fn_compile must allow that */
+static void compile_all_(const char *file, int line, const char *what, nb_fn **fs, int n) {
+  compile_jobs j;
+  memset(&j, 0, sizeof j);
+  j.fs = fs, j.n = n;
+  CHECK(n <= 32);
+  if (n > 32) return;
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_t th[4];
+  int       nt = n < 4 ? n : 4, started = 0;
+  double    t0 = now();
+  for (int t = 0; t < nt; t++) started += pthread_create(&th[t], NULL, compile_worker, &j) == 0;
+  if (!started) compile_worker(&j);
+  for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
+  t_compile += now() - t0;
+  pthread_mutex_destroy(&j.mu);
+  for (int i = 0; i < n; i++) {
+    if (!fs[i]) continue;
+    n_compiled++;
+    if (j.st[i] == NB_OK && fs[i]->native) {
+      note_ops(fs[i]);
+      continue;
+    }
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s [%d]: nb_fn_compile: %s \"%s\"%s\n", file, line, th_current,
+            what, i, nb_status_str(j.st[i]), j.msg[i], fs[i]->native ? "" : " (no native code)");
+  }
+}
+#define compile_all(what, fs, n) compile_all_(__FILE__, __LINE__, what, fs, n)
+
+/* nb_fn_compile succeeds and nb_call then runs native code */
+static bool compile_one_(const char *file, int line, const char *what, nb_fn *f) {
+  if (!f) return false;
+  double    t0 = now();
+  nb_status st = nb_fn_compile(f);
+  t_compile += now() - t0;
+  n_compiled++;
+  if (st == NB_OK && f->native) {
+    note_ops(f);
+    return true;
+  }
+  th_failed_checks++;
+  fprintf(stderr, "  %s:%d: %s: %s: nb_fn_compile: %s \"%s\"%s\n", file, line, th_current, what,
+          nb_status_str(st), st ? nb_errmsg() : "", f->native ? "" : " (no native code)");
+  return false;
+}
+#define compile_one(what, f) compile_one_(__FILE__, __LINE__, what, f)
+
+/* ---- every operation in one function per dtype ---------------------------------------- */
+
+enum { MAXOUT = FX_MAXBUFS };
+static const int64_t S3[3] = {3, 5, 7}; /* 105 elements: odd, no vector length divides it */
+
+enum { IN_S, IN_T, IN_A, IN_B, IN_P, IN_U, IN_GQ, IN_GR, IN_BC, IN_ROW, IN_W, IN_V, IN_OC, IN_E, IN_Z, NIN_OPS };
+static const int OPS_DOMS[NIN_OPS] = {D_SPEC, D_SPEC, D_ANY, D_ANY, D_POS,  D_UNIT, D_GRID, D_GRID,
+                                      D_ANY,  D_ANY,  D_ANY, D_ANY, D_SPEC, D_ANY,  D_ANY};
+
+typedef struct outs {
+  nb_expr *o[MAXOUT];
+  int      mode[MAXOUT];
+  int      n;
+} outs;
+
+static void put(outs *O, int mode, nb_expr *e) {
+  if (O->n >= MAXOUT) {
+    CHECK(O->n < MAXOUT);
+    return;
+  }
+  O->o[O->n] = e;
+  O->mode[O->n++] = mode;
+}
+
+/* a constant: plain numbers and (special) inf, NaN, -0, a subnormal and 1e30 */
+static nb_expr *const_of(nb_graph *g, nb_dtype dt, int rank, const int64_t *shape, bool special) {
+  int64_t n = numel(rank, shape);
+  void   *data = malloc((size_t)(n ? n : 1) * esize(dt));
+  if (!data) return NULL;
+  static const double sp[6] = {INFINITY, -INFINITY, NAN, -0.0, 0x1p-140, 1e30};
+  for (int64_t i = 0; i < n; i++) {
+    double v = special && i % 17 == 3 ? sp[(i / 17) % 6] : sin(0.37 * (double)i) * 3;
+    if (dt == NB_F32) ((float *)data)[i] = (float)v;
+    else ((double *)data)[i] = v;
+  }
+  nb_expr *c = nb_const(g, dt, rank, shape, data);
+  free(data);
+  return c;
+}
+
+static nb_fn *fn_ops(nb_dtype dt, outs *O) {
+  nb_dtype  od = other_dt(dt);
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[NIN_OPS];
+  static const char *names[NIN_OPS] = {"s", "t", "a", "b", "p", "u", "gq", "gr", "bc", "row", "w", "v", "oc", "e", "z"};
+  for (int i = 0; i < NIN_OPS; i++) {
+    nb_dtype idt = i == IN_OC ? od : dt;
+    int      rank = 3;
+    int64_t  shape[3] = {S3[0], S3[1], S3[2]};
+    switch (i) {
+    case IN_BC: rank = 2, shape[0] = 5, shape[1] = 1; break;
+    case IN_ROW: rank = 1, shape[0] = 7; break;
+    case IN_W: rank = 2, shape[0] = 7, shape[1] = 4; break;
+    case IN_V: rank = 1, shape[0] = 7; break;
+    case IN_E: rank = 2, shape[0] = 0, shape[1] = 7; break;
+    case IN_Z: rank = 0; break;
+    default: break;
+    }
+    in[i] = nb_input(g, names[i], idt, rank, shape);
+  }
+  nb_expr *s = in[IN_S], *t = in[IN_T], *a = in[IN_A], *b = in[IN_B], *p = in[IN_P], *u = in[IN_U];
+  nb_expr *gq = in[IN_GQ], *gr = in[IN_GR], *bc = in[IN_BC], *row = in[IN_ROW], *w = in[IN_W];
+  nb_expr *v = in[IN_V], *oc = in[IN_OC], *e = in[IN_E], *z = in[IN_Z];
+  memset(O, 0, sizeof *O);
+  /* elementwise unary: the same formula in both evaluators, or libm against libmvec */
+  static nb_expr *(*const exact1[])(nb_expr *) = {nb_neg,    nb_abs,        nb_sign,  nb_sqrt,
+                                                  nb_square, nb_reciprocal, nb_relu,  nb_floor,
+                                                  nb_ceil,   nb_round};
+  for (size_t k = 0; k < sizeof exact1 / sizeof *exact1; k++) put(O, EXACT, exact1[k](s));
+  put(O, EXACT, nb_floor(gq));
+  put(O, EXACT, nb_ceil(gq));
+  put(O, EXACT, nb_round(gq)); /* halves: ties to even */
+  put(O, EXACT, nb_rsqrt(p));
+  static nb_expr *(*const vm1[])(nb_expr *) = {nb_exp,  nb_expm1, nb_sin,  nb_cos,     nb_tan,
+                                               nb_atan, nb_sinh,  nb_cosh, nb_tanh,    nb_sigmoid,
+                                               nb_softplus, nb_erf};
+  for (size_t k = 0; k < sizeof vm1 / sizeof *vm1; k++) put(O, VM, vm1[k](s));
+  put(O, VM, nb_log(p));
+  put(O, VM, nb_log1p(p));
+  put(O, VM, nb_asin(u));
+  put(O, VM, nb_acos(u));
+  /* elementwise binary */
+  static nb_expr *(*const exact2[])(nb_expr *, nb_expr *) = {nb_add, nb_sub, nb_mul, nb_div,
+                                                             nb_maximum, nb_minimum};
+  for (size_t k = 0; k < sizeof exact2 / sizeof *exact2; k++) {
+    put(O, EXACT, exact2[k](s, t)); /* inf, NaN, ±0 */
+    put(O, EXACT, exact2[k](gq, gr)); /* equal pairs: ties of maximum/minimum */
+  }
+  static nb_expr *(*const cmp[])(nb_expr *, nb_expr *) = {nb_lt, nb_le, nb_gt, nb_ge, nb_eq, nb_ne};
+  for (size_t k = 0; k < sizeof cmp / sizeof *cmp; k++) {
+    put(O, EXACT, cmp[k](gq, gr));
+    put(O, EXACT, cmp[k](s, t));
+  }
+  /* powers: small integer exponents by repeated squaring (exact in both), others by pow */
+  put(O, EXACT, nb_pows(s, 2));
+  put(O, EXACT, nb_pows(s, -3));
+  put(O, EXACT, nb_pows(a, 16));
+  put(O, EXACT, nb_pows(a, -1));
+  put(O, EXACT, nb_pow(gq, nb_full(g, dt, 3, S3, 3.0)));
+  put(O, VM, nb_pows(a, 17));
+  put(O, VM, nb_pows(p, 0.5));
+  put(O, VM, nb_pows(p, -1.5));
+  put(O, VM, nb_pow(p, s));
+  put(O, VM, nb_pow(s, gq)); /* negative bases, integral exponents from an input */
+  put(O, VM, nb_atan2(s, t));
+  put(O, VM, nb_atan2(a, gq)); /* x / 0 */
+  /* broadcasting, scalars, fills */
+  put(O, EXACT, nb_add(a, bc));            /* [3,5,7] + [5,1] */
+  put(O, EXACT, nb_mul(row, a));           /* [7] * [3,5,7] */
+  put(O, EXACT, nb_div(bc, row));          /* [5,1] / [7] -> [5,7] */
+  put(O, EXACT, nb_sub(z, a));             /* rank 0 - [3,5,7] */
+  put(O, EXACT, nb_adds(nb_mul(a, b), 2.5));
+  put(O, EXACT, nb_muls(nb_sub(a, b), -3));
+  put(O, EXACT, nb_mul(nb_scalar(g, 0.75), s));
+  put(O, EXACT, nb_add(s, nb_full(g, dt, 3, S3, 1.25)));
+  put(O, EXACT, nb_full(g, dt, 2, (int64_t[]){2, 3}, -0.5));
+  /* selects (conditions of either dtype: nonzero, NaN included, is true) and casts */
+  put(O, EXACT, nb_where(nb_gt(s, t), s, t));
+  put(O, EXACT, nb_where(oc, a, b));
+  put(O, EXACT, nb_where(nb_cast(nb_lt(a, b), od), nb_mul(a, b), nb_scalar(g, -1)));
+  put(O, EXACT, nb_where(nb_ge(gq, nb_scalar(g, 0)), nb_scalar(g, 0.5), bc));
+  put(O, EXACT, nb_cast(s, od));
+  put(O, EXACT, nb_cast(oc, dt));
+  put(O, EXACT, nb_cast(nb_mul(nb_cast(a, od), nb_cast(b, od)), dt));
+  put(O, EXACT, nb_mul(nb_cast(oc, dt), s));
+  /* reductions: all axes, one, several, negative, listed in full, keepdims; empty */
+  put(O, RSUM, nb_sum(a, 0, NULL, false));
+  put(O, RSUM, nb_sum(a, 1, (int[]){1}, true));
+  put(O, RSUM, nb_sum(nb_mul(a, b), 2, (int[]){0, 2}, false));
+  put(O, RSUM, nb_sum(a, 1, (int[]){-1}, false));
+  put(O, RSUM, nb_sum(a, 3, (int[]){0, 1, 2}, true));
+  put(O, RSUM, nb_sum(nb_cast(a, od), 1, (int[]){0}, false)); /* the other dtype */
+  put(O, RSUM, nb_sum(s, 1, (int[]){2}, false));              /* inf, NaN */
+  put(O, RSUM, nb_mean(a, 1, (int[]){2}, true));
+  put(O, RSUM, nb_mean(a, 2, (int[]){0, 1}, false));
+  put(O, RSUM, nb_prod(u, 2, (int[]){0, 1}, false));
+  put(O, RSUM, nb_prod(nb_adds(a, 0.5), 1, (int[]){2}, true));
+  put(O, EXACT, nb_max(s, 1, (int[]){2}, false)); /* NaN wins */
+  put(O, EXACT, nb_max(gq, 1, (int[]){0}, true));
+  put(O, EXACT, nb_min(a, 1, (int[]){1}, true));
+  put(O, EXACT, nb_min(s, 0, NULL, false));
+  put(O, EXACT, nb_max(a, 2, (int[]){0, 2}, false));
+  put(O, RSUM, nb_logsumexp(a, 1, (int[]){1}, false));
+  put(O, RSUM, nb_logsumexp(a, 0, NULL, false));
+  put(O, RSUM, nb_logsumexp(s, 1, (int[]){2}, true));
+  put(O, EXACT, nb_sum(e, 0, NULL, false));          /* 0 */
+  put(O, EXACT, nb_sum(e, 1, (int[]){0}, false));    /* zeros [7] */
+  put(O, EXACT, nb_max(e, 1, (int[]){0}, false));    /* -inf */
+  put(O, EXACT, nb_prod(e, 1, (int[]){0}, true));    /* ones */
+  put(O, EXACT, nb_mean(e, 1, (int[]){0}, false));   /* NaN */
+  put(O, EXACT, nb_sum(z, 0, NULL, false));
+  /* movement */
+  put(O, EXACT, nb_reshape(a, 2, (int64_t[]){15, 7})); /* a reshape of an input */
+  put(O, EXACT, nb_reshape(nb_add(a, b), 2, (int64_t[]){3, 35}));
+  put(O, EXACT, nb_transpose(nb_mul(a, b), (int[]){2, 0, 1}));
+  put(O, EXACT, nb_transpose(s, NULL));
+  put(O, EXACT, nb_slice(a, 2, 1, 7, 2));
+  put(O, EXACT, nb_slice(a, 0, -1, INT64_MIN, -2));  /* reversed */
+  put(O, EXACT, nb_slice(nb_mul(a, b), 2, 5, 1, -1)); /* reversed, partial */
+  put(O, EXACT, nb_slice(a, 1, 1, 4, 1));
+  put(O, EXACT, nb_slice(a, 0, 1, 3, 1));  /* contiguous: a view at an offset */
+  put(O, EXACT, nb_slice(a, 1, 3, 3, 1));  /* empty */
+  put(O, EXACT, nb_index(a, 1, -2));
+  put(O, EXACT, nb_index(nb_add(a, b), 0, 0));
+  put(O, EXACT, nb_take(a, 2, 6, (int64_t[]){-1, 0, 0, 3, -7, 6}));
+  put(O, EXACT, nb_take(nb_sub(a, b), 1, 3, (int64_t[]){4, 4, 0}));
+  put(O, EXACT, nb_take(a, 0, 0, NULL));
+  put(O, EXACT, nb_concat(3, (nb_expr *[]){a, nb_neg(b), s}, 1));
+  put(O, EXACT, nb_concat(2, (nb_expr *[]){e, nb_reshape(a, 2, (int64_t[]){15, 7})}, 0));
+  put(O, EXACT, nb_stack(2, (nb_expr *[]){nb_add(a, b), a}, -1));
+  put(O, EXACT, nb_stack(3, (nb_expr *[]){z, nb_neg(z), z}, 0));
+  put(O, EXACT, nb_broadcast_to(bc, 3, S3));
+  put(O, EXACT, nb_broadcast_to(z, 2, (int64_t[]){2, 3}));
+  put(O, RSUM, nb_add(nb_broadcast_to(row, 2, (int64_t[]){5, 7}), nb_sum(a, 1, (int[]){0}, false)));
+  /* products of every rank (operands are inputs or their views: MM scales hold) */
+  put(O, MM, nb_matmul(a, w));                             /* batched, w broadcast */
+  put(O, MM, nb_matmul(a, v));                             /* 3-D @ 1-D */
+  put(O, MM, nb_matmul(v, w));                             /* 1-D @ 2-D */
+  put(O, MM, nb_matmul(v, v));                             /* rank 0 */
+  put(O, MM, nb_matmul(e, w));                             /* [0,4] */
+  put(O, MM, nb_matmul(a, nb_transpose(b, (int[]){0, 2, 1}))); /* [3,5,5] */
+  put(O, MM, nb_matmul(nb_reshape(a, 2, (int64_t[]){15, 7}), w));
+  put(O, MM, nb_matmul(nb_reshape(a, 2, (int64_t[]){15, 7}), nb_reshape(b, 2, (int64_t[]){7, 15}))); /* wide */
+  put(O, RSUM, nb_softmax(a, -1));
+  put(O, RSUM, nb_softmax(a, 0));
+  put(O, RSUM, nb_log_softmax(s, 1));
+  /* constants */
+  nb_expr *c = const_of(g, dt, 3, S3, true);
+  put(O, EXACT, c);
+  put(O, EXACT, nb_sub(nb_mul(c, a), c));
+  put(O, EXACT, const_of(g, od, 1, (int64_t[]){20}, true));
+  /* size 0 and rank 0 */
+  put(O, EXACT, e);
+  put(O, EXACT, nb_add(e, e));
+  put(O, VM, nb_exp(e));
+  put(O, EXACT, z);
+  put(O, EXACT, nb_adds(nb_mul(z, z), 1));
+  put(O, VM, nb_exp(z));
+  /* inputs and repeated nodes as outputs */
+  nb_expr *st = nb_add(s, t);
+  put(O, EXACT, st);
+  put(O, EXACT, st);
+  put(O, EXACT, s);
+  put(O, EXACT, oc);
+  put(O, EXACT, nb_reshape(st, 1, (int64_t[]){-1}));
+  char what[32];
+  snprintf(what, sizeof what, "ops %s", dtname(dt));
+  nb_fn *f = make_fn(what, g, NIN_OPS, in, O->n, O->o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_ops_native(void) {
+  nb_fn *f[2];
+  outs   O[2];
+  f[0] = fn_ops(NB_F64, &O[0]);
+  f[1] = fn_ops(NB_F32, &O[1]);
+  compile_all("ops", f, 2);
+  for (int d = 0; d < 2; d++) {
+    if (!f[d] || !f[d]->native) continue;
+    char what[48];
+    snprintf(what, sizeof what, "native ops %s (%d outputs)", dtname(nb_fn_in_dtype(f[d], 0)), O[d].n);
+    check_fn_io(what, f[d], OPS_DOMS, O[d].mode, 100u + (unsigned)d);
+    /* from 4 threads at once, the plan and a workspace already made */
+    check_threads(what, f[d], 4, true, O[d].mode, 150u + (unsigned)d);
+  }
+  printf("  emit: %d + %d operations compiled natively\n", O[0].n, O[1].n);
+  nb_fn_free(f[0]);
+  nb_fn_free(f[1]);
+}
+
+/* ---- derivative functions ----------------------------------------------------------- */
+
+static nb_expr *SUM(nb_expr *x) { return nb_sum(x, 0, NULL, false); }
+
+/* C1(x [2,3], w [3,9]): a constant, a product (9 columns: the emitter's
+ * row-at-a-time form; the accumulator form below 8), a gather with a repeated
+ * and a negative index, a reversed and a strided slice (reversals and pads in its
+ * derivatives), a leading-axis slice (its pad is read through a guard), concat,
+ * logsumexp, softmax, max, sin and cos of one value (loops split in blocks); a
+ * scalar and a [3] vector */
+static nb_fn *fn_c1(nb_dtype dt) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, 2, (int64_t[]){2, 3});
+  nb_expr  *w = nb_input(g, "w", dt, 2, (int64_t[]){3, 9});
+  nb_expr  *h = nb_tanh(nb_add(nb_matmul(x, w), const_of(g, dt, 1, (int64_t[]){9}, false))); /* [2,9] */
+  nb_expr  *gt = nb_take(h, 1, 3, (int64_t[]){-1, 0, 0});                                     /* [2,3] */
+  nb_expr  *r = nb_slice(x, 1, -1, INT64_MIN, -1);                                            /* [2,3] */
+  nb_expr  *s = nb_slice(nb_concat(2, (nb_expr *[]){gt, r}, 0), 0, 0, 4, 2);                  /* [2,3] */
+  nb_expr  *l = nb_logsumexp(s, 1, (int[]){1}, false);                                        /* [2] */
+  nb_expr  *y0 = nb_add(SUM(l), SUM(nb_mul(nb_softmax(h, 1), h)));
+  y0 = nb_add(y0, nb_add(SUM(nb_mul(nb_sin(x), nb_cos(x))), SUM(nb_muls(nb_slice(x, 0, 1, 2, 1), 3))));
+  nb_expr *y1 = nb_add(nb_max(gt, 1, (int[]){0}, false), nb_index(r, 0, 1)); /* [3] */
+  nb_fn   *f = make_fn("c1", g, 2, (nb_expr *[]){x, w}, 2, (nb_expr *[]){y0, y1});
+  nb_graph_free(g);
+  return f;
+}
+
+/* C2(x [5], y [5]): a select, an integer power, atan2, maximum and minimum, a cast
+ * through the other dtype, prod, pow with a varying exponent, broadcast_to and
+ * mean; scalar */
+static nb_fn *fn_c2(nb_dtype dt) {
+  nb_dtype  od = other_dt(dt);
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, 1, (int64_t[]){5});
+  nb_expr  *y = nb_input(g, "y", dt, 1, (int64_t[]){5});
+  nb_expr  *a = nb_where(nb_gt(x, y), nb_pows(x, 3), nb_atan2(x, y));
+  nb_expr  *d = nb_div(nb_square(nb_maximum(x, y)), nb_adds(nb_square(y), 1));
+  nb_expr  *e = nb_cast(nb_mul(nb_cast(x, od), nb_cast(nb_minimum(x, nb_muls(y, 2)), od)), dt);
+  nb_expr  *f = nb_pow(nb_adds(nb_abs(y), 0.5), nb_muls(x, 0.3));
+  nb_expr  *p = nb_prod(nb_adds(nb_muls(x, 0.25), 1.5), 0, NULL, false);
+  nb_expr  *bt = nb_broadcast_to(nb_reshape(nb_sigmoid(x), 2, (int64_t[]){1, 5}), 2, (int64_t[]){3, 5});
+  nb_expr  *k = nb_mean(nb_mul(bt, nb_erf(y)), 0, NULL, false);
+  nb_expr  *o = nb_add(nb_add(SUM(nb_add(nb_add(a, d), nb_add(e, f))), p), k);
+  nb_fn    *fn = make_fn("c2", g, 2, (nb_expr *[]){x, y}, 1, &o);
+  nb_graph_free(g);
+  return fn;
+}
+
+/* vjp of f(x [3]) = sum(2 sin x): sin and cos of one value in one group, the sin
+ * read only by the sum (recomputed there): no block copy of it may remain */
+static nb_fn *fn_vjp_sin(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){3});
+  nb_expr  *y = SUM(nb_muls(nb_sin(x), 2));
+  nb_fn    *f = make_fn("sum 2 sin", g, 1, &x, 1, &y);
+  nb_graph_free(g);
+  nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+  nb_fn_free(f);
+  return v;
+}
+
+enum { ND = 9 };
+
+static void test_derivatives_native(void) {
+  nb_fn       *c1[2] = {fn_c1(NB_F64), fn_c1(NB_F32)}, *c2[2] = {fn_c2(NB_F64), fn_c2(NB_F32)};
+  nb_fn       *d[ND] = {NULL}, *gr = NULL;
+  nb_diff_opts wrt0 = {1, (int[]){0}, 0}, aux1 = {0, NULL, 1};
+  static const char *const names[ND] = {"vjp c1 f64", "jvp c1 f32",  "jacrev c1 f64", "vmap_sized(grad) c1 f32",
+                                        "grad c2 f64", "hessian c2 f64", "hvp c2 f32", "jacfwd c2 f32",
+                                        "vjp sum(2 sin x)"};
+  if (c1[0] && c1[1] && c2[0] && c2[1]) {
+    gr = nb_grad(c1[1], &aux1); /* the vector output is auxiliary */
+    d[0] = nb_vjp(c1[0], NULL);
+    d[1] = nb_jvp(c1[1], NULL);
+    d[2] = nb_jacrev(c1[0], &wrt0);
+    d[3] = gr ? nb_vmap_sized(gr, 3, (int[]){0, NB_UNMAPPED}, NULL) : NULL;
+    d[4] = nb_grad(c2[0], NULL);
+    d[5] = nb_hessian(c2[0], NULL);
+    d[6] = nb_hvp(c2[1], NULL);
+    d[7] = nb_jacfwd(c2[1], NULL);
+    d[8] = fn_vjp_sin();
+    for (int k = 0; k < ND; k++) derived_ok(names[k], d[k]);
+  }
+  compile_all("derivatives", d, ND);
+  for (int k = 0; k < ND; k++) {
+    if (!d[k] || !d[k]->native) continue;
+    int modes[FX_MAXBUFS];
+    for (int j = 0; j < nb_fn_nout(d[k]); j++) modes[j] = RSUM;
+    /* the hessian first from 4 threads, before any call made a workspace */
+    if (k == 5) check_threads(names[k], d[k], 4, false, modes, 250u);
+    check_fn_io(names[k], d[k], NULL, modes, 200u + (unsigned)k);
+  }
+  for (int k = 0; k < ND; k++) nb_fn_free(d[k]);
+  for (int k = 0; k < 2; k++) nb_fn_free(c1[k]), nb_fn_free(c2[k]);
+  nb_fn_free(gr);
+}
+
+/* ---- the emitted file alone ------------------------------------------------------------ */
+
+static void show_file(const char *path, int max_lines) {
+  FILE *in = fopen(path, "r");
+  char  line[400];
+  for (int k = 0; in && k < max_lines && fgets(line, sizeof line, in); k++) fprintf(stderr, "    | %s", line);
+  if (in) fclose(in);
+}
+
+typedef int (*entry_fn)(const void *const *in, void *const *out, void *work);
+typedef size_t (*bytes_fn)(void);
+typedef int (*count_fn)(void);
+typedef int64_t (*size_fn)(int i);
+
+enum { GUARD = 64 };
+
+/* what the file promises: the six functions, only <math.h>, <stdint.h> and
+ * <string.h>, no globals that change, no allocation */
+static void check_text(const char *what, const char *text, const char *name) {
+  char want[256];
+  const char *sigs[] = {"int %s(const void *const *in, void *const *out, void *work)",
+                        "size_t %s_work_bytes(void)", "int %s_nin(void)", "int %s_nout(void)",
+                        "int64_t %s_in_size(int i)", "int64_t %s_out_size(int i)"};
+  for (int k = 0; k < 6; k++) {
+    snprintf(want, sizeof want, sigs[k], name);
+    if (!strstr(text, want)) FAILF("%s: the file does not define %s", what, want);
+  }
+  for (const char *p = text; (p = strstr(p, "#include")); p++)
+    if (strncmp(p, "#include <math.h>", 17) && strncmp(p, "#include <stdint.h>", 19) &&
+        strncmp(p, "#include <string.h>", 19))
+      FAILF("%s: unexpected %.30s", what, p);
+  for (const char *p = text; (p = strstr(p, "static ")); p++)
+    if (strncmp(p, "static const ", 13) && strncmp(p, "static inline ", 14))
+      FAILF("%s: mutable static: %.40s", what, p);
+  if (strstr(text, "malloc") || strstr(text, "calloc") || strstr(text, "free("))
+    FAILF("%s: the file allocates", what);
+}
+
+/* Emits f as NAME into a private directory, compiles it with cc -std=c11 -Wall
+ * -Wextra -Werror (and extra flags), links it as a shared object and checks it
+ * through dlsym: the signature functions against nb_fn_*, and the values against
+ * nb_call (modes per output, RSUM when NULL) with guard bytes after every output
+ * and after exactly NAME_work_bytes() of workspace; a second call with a
+ * workspace full of other bytes must give the same bits. */
+static void standalone_(const char *file, int line, const char *what, nb_fn *f, const char *name,
+                        const int *doms, const int *modes, uint64_t seed) {
+  if (!f) return;
+  char dir[400];
+  if (!tmpdir_make(dir, sizeof dir)) return;
+  char src[512], obj[512], so[512], log[512], cmd[4096];
+  snprintf(src, sizeof src, "%s/%s.c", dir, name);
+  snprintf(obj, sizeof obj, "%s/%s.o", dir, name);
+  snprintf(so, sizeof so, "%s/%s.so", dir, name);
+  snprintf(log, sizeof log, "%s/cc.log", dir);
+  void  *lib = NULL, *work[2] = {NULL, NULL}, *gout[FX_MAXBUFS] = {0};
+  bufs   in, ref, got[2];
+  memset(&in, 0, sizeof in), memset(&ref, 0, sizeof ref), memset(got, 0, sizeof got);
+  FILE  *o = fopen(src, "w");
+  if (!o) {
+    FAILF("%s: cannot write %s", what, src);
+    goto done;
+  }
+  nb_status st = nb_fn_emit_c(f, name, o);
+  fclose(o);
+  if (st != NB_OK) {
+    FAILF("%s: nb_fn_emit_c: %s \"%s\" (%s:%d)", what, nb_status_str(st), nb_errmsg(), file, line);
+    goto done;
+  }
+  o = fopen(src, "r");
+  char *text = o ? slurp(o) : NULL;
+  if (o) fclose(o);
+  if (text) check_text(what, text, name);
+  else FAILF("%s: cannot read back %s", what, src);
+  free(text);
+  snprintf(cmd, sizeof cmd,
+           "cc -std=c11 -Wall -Wextra -Werror -fPIC -c '%s' -o '%s' > '%s' 2>&1 && "
+           "cc -shared -o '%s' '%s' -lm >> '%s' 2>&1",
+           src, obj, log, so, obj, log);
+  double t0 = now();
+  int    rc = system(cmd);
+  t_compile += now() - t0;
+  if (rc != 0) {
+    FAILF("%s: the emitted file does not compile cleanly (status %d, %s:%d):", what, rc, file, line);
+    show_file(log, 12);
+    goto done;
+  }
+  lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    FAILF("%s: dlopen: %s", what, dlerror());
+    goto done;
+  }
+  char     sym[128];
+  entry_fn entry;
+  bytes_fn work_bytes;
+  count_fn nin, nout;
+  size_fn  in_size, out_size;
+#define SYM(var, suffix)                                                                  \
+  snprintf(sym, sizeof sym, "%s%s", name, suffix);                                        \
+  *(void **)&var = dlsym(lib, sym);                                                       \
+  if (!var) {                                                                             \
+    FAILF("%s: no symbol %s", what, sym);                                                 \
+    goto done;                                                                            \
+  }
+  SYM(entry, "")
+  SYM(work_bytes, "_work_bytes")
+  SYM(nin, "_nin")
+  SYM(nout, "_nout")
+  SYM(in_size, "_in_size")
+  SYM(out_size, "_out_size")
+#undef SYM
+  int ni = nb_fn_nin(f), no = nb_fn_nout(f);
+  CHECK(nin() == ni);
+  CHECK(nout() == no);
+  for (int i = -1; i <= ni; i++) CHECK(in_size(i) == (i >= 0 && i < ni ? nb_fn_in_size(f, i) : -1));
+  for (int j = -1; j <= no; j++) CHECK(out_size(j) == (j >= 0 && j < no ? nb_fn_out_size(f, j) : -1));
+  size_t wb = work_bytes();
+  CHECK((int64_t)wb == nb_fn_workspace_bytes(f));
+  if (!bufs_make(&in, f, true) || !bufs_make(&ref, f, false) || !bufs_make(&got[0], f, false) ||
+      !bufs_make(&got[1], f, false)) {
+    FAILF("%s: out of memory", what);
+    goto done;
+  }
+  bufs_random(&in, doms, D_ANY, seed);
+  if (call_fast(f, &in, &ref) != NB_OK) {
+    FAILF("%s: nb_call failed: %s", what, nb_errmsg());
+    goto done;
+  }
+  /* the workspace at an address 16-byte aligned and no more, as promised */
+  size_t         wsize = (wb + GUARD + 15) / 16 * 16;
+  unsigned char *ws[2];
+  for (int c = 0; c < 2; c++) {
+    if (!(work[c] = aligned_alloc(64, wsize + 64))) goto done;
+    ws[c] = (unsigned char *)work[c] + 16;
+    memset(ws[c], c ? 0xFF : 0xA5, wsize); /* NaNs in both dtypes, or other garbage */
+    for (int j = 0; j < no; j++) {
+      size_t nb = nbytes(&got[c], j);
+      free(gout[j]);
+      if (!(gout[j] = malloc(nb + GUARD))) goto done;
+      memset(gout[j], 0x5A, nb + GUARD);
+    }
+    CHECK(entry((const void *const *)in.p, gout, ws[c]) == 0);
+    for (size_t k = wb; k < wsize; k++)
+      if (ws[c][k] != (c ? 0xFF : 0xA5)) {
+        FAILF("%s: write after the %zu bytes of workspace (byte %zu)", what, wb, k);
+        break;
+      }
+    for (int j = 0; j < no; j++) {
+      size_t nb = nbytes(&got[c], j);
+      for (size_t k = nb; k < nb + GUARD; k++)
+        if (((unsigned char *)gout[j])[k] != 0x5A) {
+          FAILF("%s: write after the end of output %d (byte %zu)", what, j, k);
+          break;
+        }
+      if (nb) memcpy(got[c].p[j], gout[j], nb);
+    }
+  }
+  int mm[FX_MAXBUFS];
+  for (int j = 0; j < no; j++) mm[j] = modes && modes[j] != MM ? modes[j] : RSUM; /* no MM scales */
+  compare_(file, line, what, &got[0], &ref, mm, RSUM, NULL, false);
+  compare_(file, line, what, &got[1], &ref, mm, RSUM, NULL, false);
+  if (!bufs_same_bits(&got[0], &got[1]))
+    FAILF("%s: the result depends on the workspace's previous contents (%s:%d)", what, file, line);
+done:
+  if (lib) dlclose(lib);
+  free(work[0]), free(work[1]);
+  for (int j = 0; j < FX_MAXBUFS; j++) free(gout[j]);
+  bufs_free(&in), bufs_free(&ref), bufs_free(&got[0]), bufs_free(&got[1]);
+  remove(src), remove(obj), remove(so), remove(log);
+  if (rmdir(dir)) FAILF("%s: %s is not empty", what, dir);
+}
+#define standalone(what, f, name, doms, modes, seed) \
+  standalone_(__FILE__, __LINE__, what, f, name, doms, modes, seed)
+
+static void test_standalone(void) {
+  /* a derivative with constants, gathers (and their scatter-adds), pads, reversals */
+  nb_fn *c = fn_c1(NB_F64);
+  nb_fn *v = c ? nb_vjp(c, NULL) : NULL;
+  if (c && derived_ok("vjp c1", v)) standalone("vjp c1 f64", v, "c1_vjp", NULL, NULL, 1);
+  nb_fn_free(v);
+  nb_fn_free(c);
+  /* iotas; f32; a name of the longest length allowed, 64 characters */
+  c = fn_c1(NB_F32);
+  v = c ? nb_jacfwd(c, NULL) : NULL;
+  if (c && derived_ok("jacfwd c1", v))
+    standalone("jacfwd c1 f32", v, "n123456789_123456789_123456789_123456789_123456789_123456789_123",
+               NULL, NULL, 2);
+  nb_fn_free(v);
+  nb_fn_free(c);
+  /* every operation, as compiled and run natively above */
+  for (int d = 0; d < 2; d++) {
+    outs O;
+    nb_fn *f = fn_ops(d ? NB_F32 : NB_F64, &O);
+    standalone(d ? "ops f32" : "ops f64", f, d ? "ops32" : "ops64", OPS_DOMS, O.mode, 3u + (unsigned)d);
+    nb_fn_free(f);
+  }
+  /* no inputs, and outputs that are only constants and fills */
+  nb_graph *g = nb_graph_new();
+  nb_expr  *o[3] = {const_of(g, NB_F64, 1, (int64_t[]){40}, true), nb_full(g, NB_F32, 0, NULL, 2.5),
+                    nb_exp(const_of(g, NB_F32, 2, (int64_t[]){2, 3}, true))};
+  nb_fn    *k = make_fn("constants", g, 0, NULL, 3, o);
+  nb_graph_free(g);
+  static const int kmodes[3] = {EXACT, EXACT, VM};
+  standalone("constants only", k, "constants", NULL, kmodes, 4);
+  nb_fn_free(k);
+}
+
+/* ---- native calls after failures, repeated compiles, compiles in threads --------------- */
+
+/* a small function and its expected outputs computed here in double */
+static nb_fn *fn_small(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){5});
+  nb_expr  *o[2] = {nb_mul(nb_sin(x), x), nb_sum(nb_square(x), 0, NULL, false)};
+  nb_fn    *f = make_fn("small", g, 1, &x, 2, o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void check_small(nb_fn *f, const char *when) {
+  static const double x[5] = {0.5, -1.25, 2, 0, 3.5};
+  double              y[5] = {0}, s = 0, want_s = 0;
+  nb_status           st = nb_call(f, (const void *[]){x}, (void *[]){y, &s});
+  if (st != NB_OK) {
+    FAILF("%s: nb_call: %s", when, nb_errmsg());
+    return;
+  }
+  for (int i = 0; i < 5; i++) {
+    CHECK_NEAR(y[i], sin(x[i]) * x[i], 1e-13, 1e-15);
+    want_s += x[i] * x[i];
+  }
+  CHECK_NEAR(s, want_s, 1e-14, 0);
+}
+
+static void test_compile_failures(void) {
+  saved_env cc = save_env("NB_CC"), tmp = save_env("TMPDIR");
+  char      dir[400];
+  if (!tmpdir_make(dir, sizeof dir)) return;
+  setenv("TMPDIR", dir, 1); /* nb_fn_compile's files go here: it must leave none */
+  nb_fn *f = fn_small(), *h = fn_small();
+  if (!f || !h) goto done;
+  CHECK(compile_one("before NB_CC changes", h));
+  int (*h_native)(const void *const *, void *const *, void *) = h->native;
+  /* a compiler that does not exist, one that fails, one that makes nothing */
+  static const char *const bad[3] = {"/nonexistent/cc", "false", "true"};
+  for (int k = 0; k < 3; k++) {
+    setenv("NB_CC", bad[k], 1);
+    nb_errclear();
+    nb_status st = nb_fn_compile(f);
+    CHECK(st == NB_ERR_COMPILE);
+    CHECK_ERR(NB_ERR_COMPILE, "nb_fn_compile: ");
+    if (k < 2) CHECK(strstr(nb_errmsg(), bad[k]) != NULL); /* names the compiler */
+    CHECK(f->native == NULL);
+    CHECK(dir_entries(dir) == 0);
+    check_small(f, bad[k]); /* the interpreter still runs it */
+    /* a function compiled before stays compiled: nothing is rebuilt */
+    CHECK(nb_fn_compile(h) == NB_OK);
+    CHECK(h->native == h_native);
+    check_small(h, "compiled before");
+  }
+  setenv("NB_CC", "cc", 1); /* a compiler that works */
+  CHECK(compile_one("NB_CC=cc", f));
+  check_small(f, "after NB_CC=cc");
+  restore_env(&cc);
+  { /* no usable temporary directory */
+    nb_fn *k = fn_small();
+    setenv("TMPDIR", "/nonexistent/nabla-tmp", 1);
+    nb_errclear();
+    nb_status st = k ? nb_fn_compile(k) : NB_ERR_ARG;
+    CHECK(st == NB_ERR_IO || st == NB_ERR_COMPILE);
+    CHECK(nb_errcode() == st && !strncmp(nb_errmsg(), "nb_fn_compile: ", 15));
+    if (k) CHECK(k->native == NULL);
+    if (k) check_small(k, "no temporary directory");
+    setenv("TMPDIR", dir, 1);
+    CHECK(compile_one("after a failure", k)); /* and it can still be compiled */
+    if (k) check_small(k, "compiled after a failure");
+    nb_fn_free(k);
+  }
+  /* compiling twice, emitting after compiling */
+  CHECK(nb_fn_compile(f) == NB_OK);
+  CHECK(nb_fn_compile(f) == NB_OK);
+  FILE *o = tmpfile();
+  CHECK(o && nb_fn_emit_c(f, "after_compile", o) == NB_OK);
+  if (o) fclose(o);
+  check_small(f, "compiled twice");
+  CHECK(dir_entries(dir) == 0);
+done:
+  restore_env(&cc);
+  restore_env(&tmp);
+  saved_env_free(&cc), saved_env_free(&tmp);
+  nb_fn_free(f);
+  nb_fn_free(h);
+  if (rmdir(dir)) FAILF("nb_fn_compile left files in %s", dir);
+}
+
+/* 4 threads compile the same function at once: all succeed, one object stays */
+typedef struct same_job {
+  nb_fn             *f;
+  pthread_barrier_t *start;
+  nb_status          st;
+} same_job;
+
+static void *compile_same(void *arg) {
+  same_job *j = arg;
+  pthread_barrier_wait(j->start);
+  j->st = nb_fn_compile(j->f);
+  return NULL;
+}
+
+static void test_compile_same_fn_in_threads(void) {
+  nb_fn *f = fn_small();
+  if (!f) return;
+  pthread_barrier_t bar;
+  pthread_t         th[4];
+  same_job          jobs[4];
+  pthread_barrier_init(&bar, NULL, 4);
+  int    started = 0;
+  double t0 = now();
+  for (int t = 0; t < 4; t++) {
+    jobs[t] = (same_job){f, &bar, NB_ERR_ARG};
+    started += pthread_create(&th[t], NULL, compile_same, &jobs[t]) == 0;
+  }
+  if (started != 4) {
+    fprintf(stderr, "  pthread_create failed\n");
+    exit(EXIT_FAILURE); /* the started threads would wait forever */
+  }
+  for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+  t_compile += now() - t0;
+  n_compiled++;
+  pthread_barrier_destroy(&bar);
+  for (int t = 0; t < 4; t++) CHECK(jobs[t].st == NB_OK);
+  CHECK(f->native != NULL);
+  check_small(f, "compiled by 4 threads at once");
+  nb_fn_free(f);
+}
+
+/* ---- errors --------------------------------------------------------------------------- */
+
+static void test_emit_errors(void) {
+  nb_fn *f = fn_small();
+  FILE  *o = tmpfile();
+  CHECK(o != NULL);
+  if (!f || !o) goto done;
+  /* NULL function: NB_ERR_ARG; an earlier failure's message stays */
+  nb_errclear();
+  CHECK(nb_fn_emit_c(NULL, "f", o) == NB_ERR_ARG);
+  CHECK_ERR(NB_ERR_ARG, "nb_fn_emit_c: ");
+  nb_errclear();
+  CHECK(nb_fn_compile(NULL) == NB_ERR_ARG);
+  CHECK_ERR(NB_ERR_ARG, "nb_fn_compile: ");
+  CHECK(nb_reshape(NULL, 1, (int64_t[]){1}) == NULL); /* an earlier failure */
+  char before[512];
+  snprintf(before, sizeof before, "%s", nb_errmsg());
+  CHECK(nb_fn_emit_c(NULL, "f", o) == NB_ERR_ARG);
+  CHECK(nb_errcode() == NB_ERR_ARG && !strcmp(nb_errmsg(), before));
+  CHECK(nb_fn_compile(NULL) == NB_ERR_ARG);
+  CHECK(nb_errcode() == NB_ERR_ARG && !strcmp(nb_errmsg(), before));
+  /* names that are not C identifiers of at most 64 characters: nothing is written */
+  char long65[66];
+  memset(long65, 'a', 65);
+  long65[65] = 0;
+  const char *bad[] = {"1abc", "a-b", "", NULL, long65, "a b", "f.c", "caf\xc3\xa9", "$x"};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    nb_errclear();
+    CHECK(nb_fn_emit_c(f, bad[k], o) == NB_ERR_ARG);
+    CHECK_ERR(NB_ERR_ARG, "nb_fn_emit_c: ");
+    CHECK(ftell(o) == 0);
+  }
+  /* NULL stream; a stream that cannot be written */
+  nb_errclear();
+  CHECK(nb_fn_emit_c(f, "f", NULL) == NB_ERR_ARG);
+  CHECK_ERR(NB_ERR_ARG, "nb_fn_emit_c: ");
+  FILE *ro = fopen("/dev/null", "r");
+  CHECK(ro != NULL);
+  if (ro) {
+    nb_errclear();
+    CHECK(nb_fn_emit_c(f, "f", ro) == NB_ERR_IO);
+    CHECK_ERR(NB_ERR_IO, "nb_fn_emit_c: ");
+    fclose(ro);
+  }
+  /* valid names: underscores, digits after the first character, 64 characters */
+  char long64[65];
+  memset(long64, 'b', 64);
+  long64[64] = 0;
+  const char *good[] = {"f1", "a_b", "F", long64};
+  for (size_t k = 0; k < sizeof good / sizeof *good; k++) {
+    nb_errclear();
+    CHECK(nb_fn_emit_c(f, good[k], o) == NB_OK);
+    CHECK(nb_errcode() == NB_OK);
+    CHECK(ftell(o) > 0);
+    rewind(o);
+  }
+  /* the text: its six functions, the version; the same every time */
+  char *text[2] = {NULL, NULL};
+  for (int k = 0; k < 2; k++) {
+    FILE *t = tmpfile();
+    CHECK(t && nb_fn_emit_c(f, "emit_f", t) == NB_OK);
+    text[k] = t ? slurp(t) : NULL;
+    if (t) fclose(t);
+  }
+  CHECK(text[0] && text[1]);
+  if (text[0] && text[1]) {
+    check_text("emit_f", text[0], "emit_f");
+    CHECK(strstr(text[0], "generated by nabla") && strstr(text[0], nb_version()));
+    CHECK(!strcmp(text[0], text[1]));
+  }
+  free(text[0]), free(text[1]);
+done:
+  if (o) fclose(o);
+  nb_fn_free(f);
+}
+
+/* every primitive, and masked products narrow and wide, ran natively in the
+ * tests above (compared with the reference there) */
+static void test_every_primitive_native(void) {
+  for (int op = 0; op < NB_OP_COUNT; op++)
+    if (!seen_op[op]) FAILF("no compiled function has a %s node", nb__prims[op]->name);
+  if (!seen_masked[0] || !seen_masked[1])
+    FAILF("no compiled function has a masked product of %s columns", seen_masked[0] ? "8 or more" : "fewer than 8");
+}
+
+/* ---- regressions: bugs these tests found in the emitter ------------------------------- */
+
+/* f(x) = sum_k (k+1) x[2k]^2, k < 11: its vjp adds 11 pads of one element, each
+ * read through a guard by one fused loop */
+static nb_fn *fn_many_pads(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){24});
+  nb_expr  *acc = nb_scalar(g, 0);
+  for (int k = 0; k < 11; k++)
+    acc = nb_add(acc, SUM(nb_muls(nb_square(nb_slice(x, 0, 2 * k, 2 * k + 1, 1)), k + 1)));
+  nb_fn *f = make_fn("many pads", g, 1, &x, 1, &acc);
+  nb_graph_free(g);
+  nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+  nb_fn_free(f);
+  return v;
+}
+
+static void test_emit_regressions(void) {
+  /* 1. x^2, x^-3 (integer powers of a fill): the fused loop set the exponent's
+   * fill scalar and never read it; -Wall -Wextra -Werror rejected the file */
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){5});
+  nb_expr  *o = nb_add(nb_pows(x, 2), nb_pows(x, -3));
+  nb_fn    *f = make_fn("powers", g, 1, &x, 1, &o);
+  nb_graph_free(g);
+  standalone("integer powers", f, "powers", NULL, NULL, 5);
+  nb_fn_free(f);
+  /* 2. keywords and names the file uses are refused (they made files that did
+   * not compile) */
+  f = fn_small();
+  FILE *out = tmpfile();
+  static const char *const kw[] = {"int",  "for", "double", "return", "static", "_Bool", "while",
+                                   "inline", "sin", "expf", "memcpy", "NAN", "nb_powi64", "_a1"};
+  for (size_t k = 0; f && out && k < sizeof kw / sizeof *kw; k++) {
+    nb_errclear();
+    nb_status st = nb_fn_emit_c(f, kw[k], out);
+    if (st != NB_ERR_ARG) FAILF("nb_fn_emit_c accepts the keyword \"%s\" as a name (%s)", kw[k], nb_status_str(st));
+  }
+  if (out) fclose(out);
+  nb_fn_free(f);
+  /* 3. more guarded pads in one fused loop than NB__MAX_EDGES / 2: the edges of
+   * the others were dropped, so a loop read a pad's operand out of range
+   * (dx[1] = -7.5e-127 with a workspace of 0xA5 bytes); now such a loop reads
+   * every pad through a guard */
+  f = fn_many_pads();
+  standalone("vjp with 11 guarded pads", f, "many_pads", NULL, NULL, 6);
+  nb_fn_free(f);
+}
+
+void suite_emit(void) {
+  double t0 = now();
+  RUN(test_emit_errors);
+  RUN(test_ops_native);
+  RUN(test_derivatives_native);
+  RUN(test_standalone);
+  RUN(test_compile_failures);
+  RUN(test_compile_same_fn_in_threads);
+  RUN(test_every_primitive_native);
+  RUN(test_emit_regressions);
+  printf("  emit: %d functions compiled (%.2f s in the compiler), suite %.2f s\n", n_compiled,
+         t_compile, now() - t0);
+}
