@@ -219,6 +219,12 @@ typedef struct nb__fnode {
 } nb__fnode;
 
 typedef struct nb__plan nb__plan;
+/* native code (emit/c.c writes it, emit/jit.c loads it): the entry point runs
+ * its large loops through par when given one */
+typedef void (*nb__loop_fn)(const void *const *in, void *const *out, char *ws, int64_t lo, int64_t hi);
+typedef void (*nb__par_fn)(void *ctx, nb__loop_fn loop, const void *const *in, void *const *out, char *ws,
+                           int64_t lo, int64_t hi);
+typedef int (*nb__native_fn)(const void *const *in, void *const *out, void *work, nb__par_fn par, void *ctx);
 typedef struct nb__workspace nb__workspace;
 
 struct nb_fn {
@@ -233,10 +239,13 @@ struct nb_fn {
   nb__workspace  *idle; /* workspaces not in use */
   /* native code from nb_fn_compile (emit/jit.c): nb_call runs it when set */
   void *native_lib;
-  int (*native)(const void *const *in, void *const *out, void *work);
+  nb__native_fn native;
 };
 
 void nb__exec_destroy(nb_fn *f);
 void nb__native_unload(nb_fn *f); /* emit/jit.c */
+/* runs a native loop over [lo, hi) on the thread pool (emit/jit.c) */
+void nb__native_par(void *ctx, nb__loop_fn loop, const void *const *in, void *const *out, char *ws, int64_t lo,
+                    int64_t hi);
 
 #endif

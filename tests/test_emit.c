@@ -423,7 +423,25 @@ static nb_fn *fn_vjp_sin(void) {
   return v;
 }
 
-enum { ND = 9 };
+/* vjp of a large stencil, (sum(sin(b - a^2) cos a + (1 - a)^2), sin x cos x) with
+ * a = x[:-1], b = x[1:] on 200003 elements: loops large enough to run as
+ * functions on the thread pool, pads recomputed at their offsets, a sum that
+ * recomputes its operand */
+static nb_fn *fn_vjp_stencil(void) {
+  enum { N = 200003 };
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){N});
+  nb_expr  *a = nb_slice(x, 0, 0, N - 1, 1), *b = nb_slice(x, 0, 1, N, 1);
+  nb_expr  *t = nb_add(nb_mul(nb_sin(nb_sub(b, nb_square(a))), nb_cos(a)), nb_square(nb_adds(nb_neg(a), 1)));
+  nb_expr  *ys[2] = {SUM(t), nb_mul(nb_sin(x), nb_cos(x))};
+  nb_fn    *f = make_fn("stencil", g, 1, &x, 2, ys);
+  nb_graph_free(g);
+  nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
+  nb_fn_free(f);
+  return v;
+}
+
+enum { ND = 10 };
 
 static void test_derivatives_native(void) {
   nb_fn       *c1[2] = {fn_c1(NB_F64), fn_c1(NB_F32)}, *c2[2] = {fn_c2(NB_F64), fn_c2(NB_F32)};
@@ -431,7 +449,7 @@ static void test_derivatives_native(void) {
   nb_diff_opts wrt0 = {1, (int[]){0}, 0}, aux1 = {0, NULL, 1};
   static const char *const names[ND] = {"vjp c1 f64", "jvp c1 f32",  "jacrev c1 f64", "vmap_sized(grad) c1 f32",
                                         "grad c2 f64", "hessian c2 f64", "hvp c2 f32", "jacfwd c2 f32",
-                                        "vjp sum(2 sin x)"};
+                                        "vjp sum(2 sin x)", "vjp of a large stencil"};
   if (c1[0] && c1[1] && c2[0] && c2[1]) {
     gr = nb_grad(c1[1], &aux1); /* the vector output is auxiliary */
     d[0] = nb_vjp(c1[0], NULL);
@@ -443,6 +461,7 @@ static void test_derivatives_native(void) {
     d[6] = nb_hvp(c2[1], NULL);
     d[7] = nb_jacfwd(c2[1], NULL);
     d[8] = fn_vjp_sin();
+    d[9] = fn_vjp_stencil();
     for (int k = 0; k < ND; k++) derived_ok(names[k], d[k]);
   }
   compile_all("derivatives", d, ND);
@@ -700,7 +719,7 @@ static void test_compile_failures(void) {
   nb_fn *f = fn_small(), *h = fn_small();
   if (!f || !h) goto done;
   CHECK(compile_one("before NB_CC changes", h));
-  int (*h_native)(const void *const *, void *const *, void *) = h->native;
+  nb__native_fn h_native = h->native;
   /* a compiler that does not exist, one that fails, one that makes nothing */
   static const char *const bad[3] = {"/nonexistent/cc", "false", "true"};
   for (int k = 0; k < 3; k++) {

@@ -35,6 +35,8 @@ typedef struct emitter {
   int32_t         loop;  /* loops written so far */
   int64_t         seg_lo, seg_hi; /* the range of i of the loop being written, when it
                                      is one segment of a group split at pads' edges */
+  FILE           *fns;    /* the large loops, as functions the entry point runs */
+  int32_t         nfns;
 } emitter;
 
 static const char *ctype(const nb__node *n) { return n->dtype == NB_F64 ? "double" : "float"; }
@@ -299,6 +301,24 @@ static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count
   return n;
 }
 
+/* A large loop as a function of its range [lo, hi), which the entry point
+ * runs through NB_RUN: on the caller's threads when it is given a parallel
+ * runner (nb_fn_compile gives nabla's thread pool), else in one call. */
+static void put_loop_fn(emitter *e, const int32_t *members, int32_t count, int32_t loop) {
+  FILE   *body = e->o;
+  int32_t id = e->nfns++;
+  e->o = e->fns;
+  fprintf(e->o, "static void %s_loop%d(const void *const *in, void *const *out, char *ws, int64_t lo, int64_t hi) {\n",
+          e->name, id);
+  fprintf(e->o, "  (void)in, (void)out, (void)ws;\n");
+  put_pointers(e);
+  fprintf(e->o, "  NB_SIMD\n  for (int64_t i = lo; i < hi; i++) {\n");
+  for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
+  fprintf(e->o, "  }\n}\n\n");
+  e->o = body;
+  fprintf(e->o, "  NB_RUN(%s_loop%d, %lld, %lld);\n", e->name, id, (long long)e->seg_lo, (long long)e->seg_hi);
+}
+
 /* One loop per stretch between pads' edges, where each pad is either all
  * operand or all zero: no guard is left in a loop, so every loop vectorizes. */
 static void put_segments(emitter *e, const int32_t *members, int32_t count, int64_t size) {
@@ -315,6 +335,10 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
   for (int32_t g = 0; g <= n; g++) {
     int32_t loop = ++e->loop;
     e->seg_lo = edge[g], e->seg_hi = edge[g + 1];
+    if (e->seg_hi - e->seg_lo >= NB__PARALLEL_MIN) {
+      put_loop_fn(e, members, count, loop);
+      continue;
+    }
     fprintf(e->o, "  NB_SIMD\n  for (int64_t i = %lld; i < %lld; i++) {\n", (long long)edge[g], (long long)edge[g + 1]);
     for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
     fprintf(e->o, "  }\n");
@@ -326,7 +350,7 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
  * split into several loops, block by block with the values that cross from
  * one loop to a later one in block-sized local arrays. */
 static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t size) {
-  FILE    *o = e->o;
+  FILE    *o = e->o, *body = e->o;
   int32_t *part = e->part, nparts = 1;
   bool     any = false;
   for (int32_t k = 0; k < count; k++) any = any || e->needed[members[k]];
@@ -339,9 +363,18 @@ static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t
     put_segments(e, members, count, size);
     return;
   }
-  fprintf(o, "  for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", (long long)size, NB__BLOCK);
-  fprintf(o, "    const int64_t len = %lld - i0 < %d ? %lld - i0 : %d;\n", (long long)size, NB__BLOCK,
-          (long long)size, NB__BLOCK);
+  bool large = size >= NB__PARALLEL_MIN; /* a function over a range of i, as put_loop_fn */
+  if (large) {
+    fprintf(e->fns, "static void %s_loop%d(const void *const *in, void *const *out, char *ws, int64_t lo, "
+                    "int64_t hi) {\n  (void)in, (void)out, (void)ws;\n", e->name, e->nfns);
+    fprintf(o, "  NB_RUN(%s_loop%d, 0, %lld);\n", e->name, e->nfns++, (long long)size);
+    e->o = o = e->fns;
+    put_pointers(e);
+  } else {
+    fprintf(o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)size);
+  }
+  fprintf(o, "  for (int64_t i0 = lo; i0 < hi; i0 += %d) {\n", NB__BLOCK);
+  fprintf(o, "    const int64_t len = hi - i0 < %d ? hi - i0 : %d;\n", NB__BLOCK, NB__BLOCK);
   for (int32_t k = 0; k < count; k++)
     for (int s = 0; s < node(e, members[k])->nsrc; s++)
       for (int32_t q = 0; q < k; q++)
@@ -351,7 +384,8 @@ static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t
     if (e->cross[members[k]]) fprintf(o, "    %s b%d[%d];\n", ctype(node(e, members[k])), members[k], NB__BLOCK);
   for (int32_t k = 0, from = 0; k <= count; k++)
     if (k == count || part[k] != part[from]) put_part(e, members, from, k), from = k;
-  fprintf(o, "  }\n");
+  fprintf(o, "  }\n}\n");
+  if (large) e->o = body;
   for (int32_t k = 0; k < count; k++) e->cross[members[k]] = 0;
 }
 
@@ -586,8 +620,9 @@ static void put_node(emitter *e, int32_t i) {
 static void put_body(emitter *e) {
   FILE           *o = e->o;
   const nb__plan *p = e->p;
-  fprintf(o, "int %s(const void *const *in, void *const *out, void *work) {\n", e->name);
-  fprintf(o, "  char *ws = (char *)work;\n  (void)in, (void)out, (void)ws;\n");
+  fprintf(o, "int %s_run(const void *const *in, void *const *out, void *work, %s_par_fn par, void *ctx) {\n",
+          e->name, e->name);
+  fprintf(o, "  char *ws = (char *)work;\n  (void)in, (void)out, (void)ws, (void)par, (void)ctx;\n");
   put_pointers(e);
   for (int32_t s = 0; s < p->nsteps; s++) {
     nb__step st = p->steps[s];
@@ -608,7 +643,28 @@ static void put_body(emitter *e) {
       fprintf(o, "  if ((void *)v%d != out[%d]) memcpy(out[%d], v%d, %lld);\n", e->f->out[j], j, j,
               e->f->out[j], (long long)bytes);
   }
-  fprintf(o, "  return 0;\n}\n");
+  fprintf(o, "  return 0;\n}\n\n");
+  fprintf(o, "int %s(const void *const *in, void *const *out, void *work) {\n", e->name);
+  fprintf(o, "  return %s_run(in, out, work, 0, 0);\n}\n", e->name);
+}
+
+/* the types of the large loops and of a parallel runner for them */
+static void put_loop_types(const emitter *e) {
+  fprintf(e->o, "typedef void (*%s_loop_fn)(const void *const *in, void *const *out, char *ws, int64_t lo, "
+                "int64_t hi);\n", e->name);
+  fprintf(e->o, "typedef void (*%s_par_fn)(void *ctx, %s_loop_fn loop, const void *const *in, void *const *out, "
+                "char *ws, int64_t lo, int64_t hi);\n", e->name, e->name);
+  fprintf(e->o, "#define NB_RUN(loop, lo, hi) (par ? par(ctx, loop, in, out, ws, lo, hi) : loop(in, out, ws, lo, hi))\n\n");
+}
+
+/* appends what a temporary file holds to out */
+static bool append(FILE *out, FILE *tmp) {
+  char   buf[4096];
+  size_t n;
+  rewind(tmp);
+  while ((n = fread(buf, 1, sizeof buf, tmp)) > 0)
+    if (fwrite(buf, 1, n, out) != n) return false;
+  return !ferror(tmp);
 }
 
 /* a buffer that holds its value for the whole call: an input or a constant
@@ -704,19 +760,27 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
                .cross = nb__calloc(n, 1), .part = nb__calloc(n, sizeof(int32_t)), .guarded = nb__calloc(n, 1),
                .rec = nb__calloc(n, 1), .needed = nb__calloc(n, 1), .fused = nb__calloc(n, 1), .memo_loop = -1};
   bool ok = e.mark && e.cross && e.part && e.guarded && e.rec && e.needed && e.fused;
-  if (ok) {
+  FILE *body = ok ? tmpfile() : NULL, *fns = body ? tmpfile() : NULL;
+  bool  io = ok && fns;
+  if (io) {
     for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
     nb__mark_guarded_pads(f, e.guarded);
     analyse(&e);
     put_preamble(&e);
     put_constants(&e);
     put_signature(&e);
-    put_body(&e);
+    put_loop_types(&e);
+    e.o = body, e.fns = fns;
+    put_body(&e); /* the large loops go to fns, to come first */
+    io = !ferror(body) && !ferror(fns) && append(out, fns) && append(out, body);
   }
+  if (body) fclose(body);
+  if (fns) fclose(fns);
   nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded), nb__free(e.rec), nb__free(e.needed);
   nb__free(e.fused);
   nb__free(e.memo_node), nb__free(e.memo_off);
   if (!ok || e.failed) return nb__nomem(api);
+  if (!io) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
   if (fflush(out) || ferror(out)) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
   return NB_OK;
 }

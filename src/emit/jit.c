@@ -18,7 +18,6 @@
 #define NB_JIT_FLAGS "-O2"
 #endif
 
-typedef int (*native_fn)(const void *const *in, void *const *out, void *work);
 typedef size_t (*bytes_fn)(void);
 
 enum { DIR_LEN = 496, PATH_LEN = 512, CMD_LEN = 4096 };
@@ -87,10 +86,10 @@ static nb_status load(const char *api, nb_fn *f, const nb__plan *p, const jit_fi
     const char *why = dlerror();
     return nb__fail(NB_ERR_COMPILE, "%s: cannot load the compiled code: %s", api, why ? why : "dlopen failed");
   }
-  native_fn entry;
+  nb__native_fn entry;
   bytes_fn  bytes;
   /* dlsym returns object pointers; POSIX guarantees they convert to functions */
-  *(void **)&entry = dlsym(lib, "nabla_native");
+  *(void **)&entry = dlsym(lib, "nabla_native_run");
   *(void **)&bytes = dlsym(lib, "nabla_native_work_bytes");
   if (!entry || !bytes || bytes() != p->bytes) {
     dlclose(lib);
@@ -121,6 +120,27 @@ nb_status nb_fn_compile(nb_fn *f) {
   if (!s) s = load(api, f, p, &j);
   remove_files(&j);
   return s;
+}
+
+typedef struct par_job {
+  nb__loop_fn        loop;
+  const void *const *in;
+  void *const       *out;
+  char              *ws;
+  int64_t            lo;
+} par_job;
+
+static void par_range(void *ctx, int part, int64_t lo, int64_t hi) {
+  const par_job *j = ctx;
+  (void)part;
+  j->loop(j->in, j->out, j->ws, j->lo + lo, j->lo + hi);
+}
+
+void nb__native_par(void *ctx, nb__loop_fn loop, const void *const *in, void *const *out, char *ws, int64_t lo,
+                    int64_t hi) {
+  par_job j = {loop, in, out, ws, lo};
+  (void)ctx;
+  nb__parallel_for(hi - lo, par_range, &j);
 }
 
 void nb__native_unload(nb_fn *f) {

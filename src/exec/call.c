@@ -5,8 +5,6 @@
 
 #include "exec.h"
 
-typedef int (*native_fn)(const void *const *in, void *const *out, void *work);
-
 struct nb__workspace {
   nb__workspace *next;
   unsigned char *mem;
@@ -68,7 +66,7 @@ int64_t nb_fn_workspace_bytes(nb_fn *f) {
 
 /* Takes a workspace (making the plan and the workspace when needed), and
  * tells whether native code runs the function. */
-static nb__workspace *checkout(nb_fn *f, native_fn *native) {
+static nb__workspace *checkout(nb_fn *f, nb__native_fn *native) {
   pthread_mutex_lock(&f->lock);
   *native = f->native;
   nb__workspace *w = NULL;
@@ -201,10 +199,10 @@ nb_status nb_call(nb_fn *f, const void *const *inputs, void *const *outputs) {
   const char *api = "nb_call";
   if (!f) return nb__null_arg(api);
   if (check_buffers(api, f, inputs, outputs)) return NB_ERR_ARG;
-  native_fn      native;
+  nb__native_fn  native;
   nb__workspace *w = checkout(f, &native);
   if (!w) return nb__nomem(api);
-  if (native) native(inputs, outputs, aligned_base(w));
+  if (native) native(inputs, outputs, aligned_base(w), nb__native_par, NULL);
   else run(f, f->plan, w, inputs, outputs);
   checkin(f, w);
   return NB_OK;
