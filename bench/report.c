@@ -203,7 +203,7 @@ int main(int argc, char **argv) {
   printf("\n==== nabla benchmark (make bench): median time per call\n");
   for (int i = 0; i < ninfos; i++) printf("  %s\n", infos[i]);
   printf("  nabla: default thread count; nabla 1t: NB_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1;\n"
-         "  nabla C: the same function after nb_fn_compile (generated C, one thread); targets\n"
+         "  nabla C: the same function after nb_fn_compile (generated C; large loops on the pool); targets\n"
          "  take nabla's better of the interpreter and nabla C, and say which\n"
          "  ratios: nabla/hand < 1 and torch/nabla, ADOL-C/nabla > 1 favour nabla (1t/hand: nabla 1t\n"
          "  over hand); torch/nabla takes torch's better thread count (torch 2t: the better of\n"

@@ -222,7 +222,7 @@ int64_t   nb_fn_workspace_bytes(nb_fn *f);
  * describe the signature. NAME must be a C identifier.
  * nb_fn_compile emits f, compiles it with the system C compiler ($NB_CC,
  * else the compiler nabla was built with, else cc) and loads it: from then
- * on nb_call runs the native code (one thread). NB_ERR_COMPILE, with the
+ * on nb_call runs the native code (large loops on nabla's thread pool). NB_ERR_COMPILE, with the
  * compiler's first words, when that fails; f then keeps working as before. */
 nb_status nb_fn_emit_c(nb_fn *f, const char *name, FILE *out);
 nb_status nb_fn_compile(nb_fn *f);
