@@ -764,7 +764,7 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
   bool  io = ok && fns;
   if (io) {
     for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
-    nb__mark_guarded_pads(f, e.guarded);
+    memcpy(e.guarded, p->guarded, (size_t)f->nnodes);
     analyse(&e);
     put_preamble(&e);
     put_constants(&e);

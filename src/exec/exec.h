@@ -56,12 +56,12 @@ struct nb__plan {
   const nb__node **srcs;  /* every node's operand nodes, back to back */
   int32_t         *first; /* per node: where its operands start in srcs */
   int32_t          max_src;
+  uint8_t         *guarded; /* per node: a pad generated code reads through a guard
+                               (emit/c.c), whose operand lives as long as its readers */
   size_t           bytes; /* workspace size */
 };
 
 nb__plan *nb__plan_new(const nb_fn *f);
-/* marks the pads that generated code reads through a guard (exec/plan.c) */
-void nb__mark_guarded_pads(const nb_fn *f, uint8_t *mark);
 /* f's plan, made at the first need (under f's lock); NULL when out of memory */
 nb__plan *nb__plan_get(nb_fn *f);
 

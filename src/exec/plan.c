@@ -17,7 +17,6 @@ typedef struct builder {
   int32_t     *next;     /* per node: the next member of its group, or -1 */
   int32_t     *tail;     /* per group: its last member */
   bool        *outside;  /* per node: read by something outside its group */
-  uint8_t     *guarded;  /* per node: a pad read through a guard (nb__mark_guarded_pads) */
 } builder;
 
 static bool is_alias(const nb__node *n) { return (nb__prims[n->op]->flags & NB__ALIAS) != 0; }
@@ -55,7 +54,7 @@ static bool fusible(const nb__node *n) {
  * nodes and not an output: generated code reads their operand with a guard
  * instead of making the padded copy (emit/c.c), so the plan keeps that
  * operand alive as long as the pad's readers. */
-void nb__mark_guarded_pads(const nb_fn *f, uint8_t *mark) {
+static void mark_guarded_pads(const nb_fn *f, uint8_t *mark) {
   for (int32_t i = 0; i < f->nnodes; i++) {
     const nb__node *n = &f->nodes[i].n;
     mark[i] = n->op == NB_OP_PAD && n->p.i[3] == 0;
@@ -263,7 +262,7 @@ static void liveness(builder *b) {
     for (int k = 0; k < node->n.nsrc; k++) {
       int32_t src = node->src[k], r = root_of(b, src);
       if (s > b->last_use[r]) b->last_use[r] = s;
-      if (b->guarded[src] && s > b->last_use[(r = root_of(b, f->nodes[src].src[0]))]) b->last_use[r] = s;
+      if (p->guarded[src] && s > b->last_use[(r = root_of(b, f->nodes[src].src[0]))]) b->last_use[r] = s;
     }
   }
   /* outputs left in the workspace are copied out after the last step */
@@ -343,6 +342,7 @@ void nb__plan_free(nb__plan *p) {
   nb__free(p->home);
   nb__free(p->srcs);
   nb__free(p->first);
+  nb__free(p->guarded);
   nb__free(p);
 }
 
@@ -377,9 +377,8 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   b.next = nb__calloc(n, sizeof *b.next);
   b.tail = nb__calloc(n, sizeof *b.tail);
   b.outside = nb__calloc(n, sizeof *b.outside);
-  b.guarded = nb__calloc(n, 1);
   bool ok = p->steps && p->groups && p->members && p->home && b.group_of && b.open &&
-            b.step_of && b.last_use && b.next && b.tail && b.outside && b.guarded &&
+            b.step_of && b.last_use && b.next && b.tail && b.outside && (p->guarded = nb__calloc(n, 1)) &&
             operand_lists(f, p);
   if (ok) {
     form_groups(&b);
@@ -388,7 +387,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
     ok = assign_homes(&b);
   }
   if (ok) {
-    nb__mark_guarded_pads(f, b.guarded);
+    mark_guarded_pads(f, p->guarded);
     liveness(&b);
     ok = allocate(&b);
   }
@@ -399,7 +398,6 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   nb__free(b.next);
   nb__free(b.tail);
   nb__free(b.outside);
-  nb__free(b.guarded);
   if (!ok) nb__plan_free(p), p = NULL;
   return p;
 }
