@@ -53,6 +53,11 @@ bool      nb__same_shape(int ra, const int64_t *a, int rb, const int64_t *b);
 /* Normalizes an axis (negative counts from the end); false if out of range. */
 bool nb__norm_axis(int *axis, int rank);
 void nb__dense_strides(int rank, const int64_t *shape, int64_t *strides);
+/* the sizes around an axis: outer x shape[axis] x inner */
+void nb__split_at(int rank, const int64_t *shape, int axis, int64_t *outer, int64_t *inner);
+/* Is the axes bit mask exactly the trailing axes (maybe none)? Then the
+ * reduced elements lie in contiguous runs of *run. */
+bool nb__trailing_axes(int rank, const int64_t *shape, int64_t mask, int64_t *run);
 
 /* ---- primitives ----------------------------------------------------------- */
 /* The primitive set (DESIGN.md §2). Public operations not listed here are

@@ -66,3 +66,16 @@ void nb__dense_strides(int rank, const int64_t *shape, int64_t *strides) {
     s *= shape[i];
   }
 }
+
+void nb__split_at(int rank, const int64_t *shape, int axis, int64_t *outer, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int d = 0; d < axis; d++) *outer *= shape[d];
+  for (int d = axis + 1; d < rank; d++) *inner *= shape[d];
+}
+
+bool nb__trailing_axes(int rank, const int64_t *shape, int64_t mask, int64_t *run) {
+  int first = rank;
+  *run = 1;
+  while (first > 0 && (mask >> (first - 1)) & 1) *run *= shape[--first];
+  return mask == (((int64_t)1 << rank) - 1) - (((int64_t)1 << first) - 1);
+}

@@ -5,46 +5,11 @@
  * registers, every other step a loop nest with its sizes and strides as
  * constants. Entry point: int NAME(const void *const *in, void *const *out,
  * void *work), with work at least NAME_work_bytes() bytes, 16-byte aligned. */
-#include <math.h>
-#include <string.h>
 
-#include "../exec/exec.h"
-#include "../prim/scalar.h"
-#include "../prim/vmath.h"
-#include "emit.h"
-
-enum { NB__MAX_EDGES = 16 }; /* pads' edges that split one fused loop, at most */
-enum { NB__REMAT_PAD = 2 };  /* emitter.guarded: a pad whose operand is recomputed */
-
-typedef struct emitter {
-  const nb_fn    *f;
-  const nb__plan *p;
-  FILE           *o;
-  const char     *name;
-  int32_t        *mark;  /* per node: the loop that holds it as a scalar */
-  uint8_t        *cross; /* per node: kept in a block array for a later loop of its group */
-  int32_t        *part;  /* per member of the group being written: its loop */
-  uint8_t        *guarded; /* per node: a pad read through a guard (NB__REMAT_PAD: its
-                              operand recomputed there), never made */
-  uint8_t        *rec;     /* per node: elementwise work on inputs and constants only */
-  uint8_t        *needed;  /* per node: some output needs its value made */
-  uint8_t        *fused;   /* per node: a reduction that recomputes its operand */
-  int32_t        *memo_node, nmemo, memo_cap, memo_loop; /* what remat() wrote in this loop */
-  int64_t        *memo_off;
-  bool            failed;  /* out of memory while writing */
-  int32_t         loop;  /* loops written so far */
-  int64_t         seg_lo, seg_hi; /* the range of i of the loop being written, when it
-                                     is one segment of a group split at pads' edges */
-  FILE           *fns;    /* the large loops, as functions the entry point runs */
-  int32_t         nfns;
-} emitter;
-
-static const char *ctype(const nb__node *n) { return n->dtype == NB_F64 ? "double" : "float"; }
-static const nb__node *node(const emitter *e, int32_t i) { return &e->f->nodes[i].n; }
-static int32_t src_of(const emitter *e, int32_t i, int k) { return e->f->nodes[i].src[k]; }
+#include "c_emit.h"
 
 /* a number as an exact C literal of the dtype */
-static void put_number(FILE *o, double v, nb_dtype dt) {
+void nb__c_number(FILE *o, double v, nb_dtype dt) {
   if (v != v) fprintf(o, dt == NB_F64 ? "(double)NAN" : "NAN");
   else if (isinf(v)) fprintf(o, v > 0 ? "(%s)INFINITY" : "(-(%s)INFINITY)", dt == NB_F64 ? "double" : "float");
   else if (dt == NB_F64) fprintf(o, "%a", v);
@@ -83,7 +48,7 @@ static void put_array(const emitter *e, const char *what, int32_t i, const char 
   for (int64_t k = 0; k < n; k++) {
     fprintf(o, k % 4 ? ", " : k ? ",\n  " : "\n  ");
     if (dt == 0) fprintf(o, "%lld", (long long)((const int64_t *)data)[k]);
-    else put_number(o, dt == NB_F64 ? ((const double *)data)[k] : ((const float *)data)[k], dt);
+    else nb__c_number(o, dt == NB_F64 ? ((const double *)data)[k] : ((const float *)data)[k], dt);
   }
   fprintf(o, n ? "};\n" : "0};\n");
 }
@@ -128,7 +93,7 @@ static void put_signature(const emitter *e) {
 }
 
 /* ---- where values live: one pointer per buffer ---- */
-static void put_pointers(const emitter *e) {
+void nb__c_pointers(const emitter *e) {
   FILE *o = e->o;
   for (int32_t i = 0; i < e->f->nnodes; i++) {
     const nb__node *n = node(e, i);
@@ -148,492 +113,23 @@ static void put_pointers(const emitter *e) {
   }
 }
 
-/* ---- elementwise: scalars inside one loop over i ---- */
-enum { REF_LEN = 96 };
-
-/* where a guarded pad's operand lies in the pad: [*lo, *hi) */
-static void pad_run(const emitter *e, int32_t i, int64_t *lo, int64_t *hi) {
-  const nb__node *n = node(e, i);
-  *lo = n->p.i[1];
-  for (int d = (int)n->p.i[0] + 1; d < n->rank; d++) *lo *= n->shape[d];
-  *hi = *lo + node(e, src_of(e, i, 0))->size;
-}
-
-/* writes `dst = (m's formula over the operands' texts);` */
-static void put_compute(const emitter *e, int32_t m, const char *dst, char (*refs)[REF_LEN]) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, m);
-  const nb__prim *row = nb__prims[n->op];
-  int             k;
-  if (n->op == NB_OP_FILL) {
-    fprintf(o, "    %s = ", dst);
-    put_number(o, n->p.d, (nb_dtype)n->dtype);
-    fprintf(o, ";\n");
-  } else if (n->op == NB_OP_POW && nb__powi_exponent(node(e, src_of(e, m, 1)), &k)) {
-    fprintf(o, "    %s = nb_powi%s(%s, %d);\n", dst, n->dtype == NB_F64 ? "64" : "32", refs[0], k);
-  } else {
-    static const char *const names[3][3] = {{"x"}, {"a", "b"}, {"c", "a", "b"}};
-    fprintf(o, "    {");
-    for (int s = 0; s < n->nsrc; s++)
-      fprintf(o, " const %s %s = %s;", ctype(node(e, src_of(e, m, s))), names[n->nsrc - 1][s], refs[s]);
-    fprintf(o, " %s = (%s)(%s); }\n", dst, ctype(n), n->dtype == NB_F64 ? row->c64 : row->c32);
-  }
-}
-
-static void remat(emitter *e, int32_t i, int64_t lo);
-
-/* operand j of a recomputed node, at index i - lo */
-static void remat_ref(emitter *e, int32_t j, int64_t lo, char *buf) {
-  if (e->rec[j]) {
-    remat(e, j, lo);
-    snprintf(buf, REF_LEN, "r%d_%lld", j, (long long)lo);
-  } else {
-    snprintf(buf, REF_LEN, "v%d[i - %lld]", j, (long long)lo);
-  }
-}
-
-/* Recomputes node i at index i - lo inside the current loop, once per loop:
- * a pad's operand that is cheap elementwise work on the inputs is computed
- * where the pad is read rather than stored and read back. */
-static bool memo_room(emitter *e) {
-  if (e->nmemo < e->memo_cap) return true;
-  int32_t  cap = 2 * e->memo_cap + 16;
-  int32_t *nodes = nb__realloc(e->memo_node, (size_t)cap * sizeof *nodes);
-  if (nodes) e->memo_node = nodes;
-  int64_t *offs = nodes ? nb__realloc(e->memo_off, (size_t)cap * sizeof *offs) : NULL;
-  if (offs) e->memo_off = offs, e->memo_cap = cap;
-  return offs != NULL;
-}
-
-static void remat(emitter *e, int32_t i, int64_t lo) {
-  if (e->memo_loop != e->loop) e->nmemo = 0, e->memo_loop = e->loop;
-  for (int32_t k = 0; k < e->nmemo; k++)
-    if (e->memo_node[k] == i && e->memo_off[k] == lo) return;
-  char refs[3][REF_LEN], dst[REF_LEN];
-  for (int s = 0; s < node(e, i)->nsrc; s++) remat_ref(e, src_of(e, i, s), lo, refs[s]);
-  snprintf(dst, sizeof dst, "r%d_%lld", i, (long long)lo);
-  fprintf(e->o, "    %s %s;\n", ctype(node(e, i)), dst);
-  put_compute(e, i, dst, refs);
-  if (memo_room(e)) e->memo_node[e->nmemo] = i, e->memo_off[e->nmemo++] = lo;
-  else e->failed = true;
-}
-
-/* operand i inside loop `loop`: its scalar when this loop computed it, its
- * block copy when an earlier loop of the same group did, a guarded pad's
- * operand (read, or recomputed), else its buffer */
-static void ref_text(emitter *e, int32_t loop, int32_t i, char *buf) {
-  const char *t = ctype(node(e, i));
-  if (e->guarded[i]) {
-    int64_t lo, hi;
-    int32_t x = src_of(e, i, 0);
-    bool    seg = e->seg_hi > e->seg_lo;
-    pad_run(e, i, &lo, &hi);
-    if (seg && (e->seg_lo >= hi || e->seg_hi <= lo)) snprintf(buf, REF_LEN, "(%s)0", t);
-    else if (seg && e->guarded[i] == NB__REMAT_PAD) remat_ref(e, x, lo, buf);
-    else if (seg) snprintf(buf, REF_LEN, "v%d[i - %lld]", x, (long long)lo);
-    else
-      snprintf(buf, REF_LEN, "(i >= %lld && i < %lld ? v%d[i - %lld] : (%s)0)", (long long)lo, (long long)hi, x,
-               (long long)lo, t);
-  } else if (e->mark[i] == loop) {
-    snprintf(buf, REF_LEN, "s%d", i);
-  } else if (e->cross[i]) {
-    snprintf(buf, REF_LEN, "b%d[j]", i);
-  } else {
-    snprintf(buf, REF_LEN, "v%d[i]", i);
-  }
-}
-
-static void put_member(emitter *e, int32_t loop, int32_t m) {
-  char refs[3][REF_LEN], dst[REF_LEN];
-  if (!e->needed[m]) return;
-  for (int s = 0; s < node(e, m)->nsrc; s++) ref_text(e, loop, src_of(e, m, s), refs[s]);
-  snprintf(dst, sizeof dst, "s%d", m);
-  fprintf(e->o, "    %s %s;\n", ctype(node(e, m)), dst);
-  put_compute(e, m, dst, refs);
-  e->mark[m] = loop;
-  if (e->p->home[m].kind != NB__HOME_TEMP) fprintf(e->o, "    v%d[i] = s%d;\n", m, m);
-}
-
-/* Members [from, k) form the current loop: would member k put sin and cos of
- * one value into it? gcc would merge them into one scalar sincos call and
- * the loop would not vectorize, so k then starts a new loop. */
-static bool splits(const emitter *e, const int32_t *members, int32_t from, int32_t k) {
-  int op = node(e, members[k])->op;
-  if (op != NB_OP_SIN && op != NB_OP_COS) return false;
-  for (int32_t q = from; q < k; q++) {
-    int other = node(e, members[q])->op;
-    if ((other == NB_OP_SIN || other == NB_OP_COS) && other != op &&
-        src_of(e, members[q], 0) == src_of(e, members[k], 0))
-      return true;
-  }
-  return false;
-}
-
-/* one loop over members [from, to) of a blocked group, at i = i0 + j */
-static void put_part(emitter *e, const int32_t *members, int32_t from, int32_t to) {
-  int32_t loop = ++e->loop;
-  fprintf(e->o, "    NB_SIMD\n    for (int64_t j = 0; j < len; j++) {\n    const int64_t i = i0 + j;\n");
-  for (int32_t k = from; k < to; k++) {
-    put_member(e, loop, members[k]);
-    if (e->cross[members[k]]) fprintf(e->o, "    b%d[j] = s%d;\n", members[k], members[k]);
-  }
-  fprintf(e->o, "    }\n");
-}
-
-/* the edges of the guarded pads the members read, sorted, in (0, size);
- * -1 when there are more than NB__MAX_EDGES */
-static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t *edge) {
-  int32_t n = 0;
-  for (int32_t k = 0; k < count; k++)
-    for (int s = 0; s < node(e, members[k])->nsrc; s++) {
-      int64_t run[2];
-      if (!e->guarded[src_of(e, members[k], s)]) continue;
-      if (n + 2 > NB__MAX_EDGES) return -1;
-      pad_run(e, src_of(e, members[k], s), &run[0], &run[1]);
-      for (int r = 0; r < 2; r++) {
-        int32_t at = n;
-        while (at > 0 && edge[at - 1] > run[r]) at--;
-        if (run[r] <= 0 || run[r] >= size || (at > 0 && edge[at - 1] == run[r])) continue;
-        memmove(edge + at + 1, edge + at, (size_t)(n - at) * sizeof *edge);
-        edge[at] = run[r], n++;
-      }
-    }
-  return n;
-}
-
-/* A large loop as a function of its range [lo, hi), which the entry point
- * runs through NB_RUN: on the caller's threads when it is given a parallel
- * runner (nb_fn_compile gives nabla's thread pool), else in one call. */
-static void put_loop_fn(emitter *e, const int32_t *members, int32_t count, int32_t loop) {
-  FILE   *body = e->o;
-  int32_t id = e->nfns++;
-  e->o = e->fns;
-  fprintf(e->o, "static void %s_loop%d(const void *const *in, void *const *out, char *ws, int64_t lo, int64_t hi) {\n",
-          e->name, id);
-  fprintf(e->o, "  (void)in, (void)out, (void)ws;\n");
-  put_pointers(e);
-  fprintf(e->o, "  NB_SIMD\n  for (int64_t i = lo; i < hi; i++) {\n");
-  for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
-  fprintf(e->o, "  }\n}\n\n");
-  e->o = body;
-  fprintf(e->o, "  NB_RUN(%s_loop%d, %lld, %lld);\n", e->name, id, (long long)e->seg_lo, (long long)e->seg_hi);
-}
-
-/* One loop per stretch between pads' edges, where each pad is either all
- * operand or all zero: no guard is left in a loop, so every loop vectorizes. */
-static void put_segments(emitter *e, const int32_t *members, int32_t count, int64_t size) {
-  int64_t edge[NB__MAX_EDGES + 2];
-  int32_t n = pad_edges(e, members, count, size, edge + 1);
-  if (n < 0) { /* too many pads: one loop, each pad read through a guard */
-    int32_t loop = ++e->loop;
-    fprintf(e->o, "  NB_SIMD\n  for (int64_t i = 0; i < %lld; i++) {\n", (long long)size);
-    for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
-    fprintf(e->o, "  }\n");
-    return;
-  }
-  edge[0] = 0, edge[n + 1] = size;
-  for (int32_t g = 0; g <= n; g++) {
-    int32_t loop = ++e->loop;
-    e->seg_lo = edge[g], e->seg_hi = edge[g + 1];
-    if (e->seg_hi - e->seg_lo >= NB__PARALLEL_MIN) {
-      put_loop_fn(e, members, count, loop);
-      continue;
-    }
-    fprintf(e->o, "  NB_SIMD\n  for (int64_t i = %lld; i < %lld; i++) {\n", (long long)edge[g], (long long)edge[g + 1]);
-    for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
-    fprintf(e->o, "  }\n");
-  }
-  e->seg_lo = e->seg_hi = 0;
-}
-
-/* A fused group: one loop with every member a scalar; or, when it must be
- * split into several loops, block by block with the values that cross from
- * one loop to a later one in block-sized local arrays. */
-static void put_group(emitter *e, const int32_t *members, int32_t count, int64_t size) {
-  FILE    *o = e->o, *body = e->o;
-  int32_t *part = e->part, nparts = 1;
-  bool     any = false;
-  for (int32_t k = 0; k < count; k++) any = any || e->needed[members[k]];
-  if (!any) return; /* every value recomputed where it is read */
-  for (int32_t k = 0, from = 0; k < count; k++) {
-    if (splits(e, members, from, k)) nparts++, from = k;
-    part[k] = nparts - 1;
-  }
-  if (nparts == 1) {
-    put_segments(e, members, count, size);
-    return;
-  }
-  bool large = size >= NB__PARALLEL_MIN; /* a function over a range of i, as put_loop_fn */
-  if (large) {
-    fprintf(e->fns, "static void %s_loop%d(const void *const *in, void *const *out, char *ws, int64_t lo, "
-                    "int64_t hi) {\n  (void)in, (void)out, (void)ws;\n", e->name, e->nfns);
-    fprintf(o, "  NB_RUN(%s_loop%d, 0, %lld);\n", e->name, e->nfns++, (long long)size);
-    e->o = o = e->fns;
-    put_pointers(e);
-  } else {
-    fprintf(o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)size);
-  }
-  fprintf(o, "  for (int64_t i0 = lo; i0 < hi; i0 += %d) {\n", NB__BLOCK);
-  fprintf(o, "    const int64_t len = hi - i0 < %d ? hi - i0 : %d;\n", NB__BLOCK, NB__BLOCK);
-  for (int32_t k = 0; k < count; k++)
-    for (int s = 0; s < node(e, members[k])->nsrc; s++)
-      for (int32_t q = 0; q < k; q++)
-        if (members[q] == src_of(e, members[k], s) && part[q] < part[k] && e->needed[members[k]])
-          e->cross[members[q]] = 1;
-  for (int32_t k = 0; k < count; k++)
-    if (e->cross[members[k]]) fprintf(o, "    %s b%d[%d];\n", ctype(node(e, members[k])), members[k], NB__BLOCK);
-  for (int32_t k = 0, from = 0; k <= count; k++)
-    if (k == count || part[k] != part[from]) put_part(e, members, from, k), from = k;
-  fprintf(o, "  }\n}\n");
-  if (large) e->o = body;
-  for (int32_t k = 0; k < count; k++) e->cross[members[k]] = 0;
-}
-
-/* ---- loop nests ---- */
-/* drops unit axes and merges axes that are contiguous on both sides */
-static void simplify_copy(nb__copy *c) {
-  int r = 0;
-  for (int d = 0; d < c->rank; d++) {
-    if (c->shape[d] == 1) continue;
-    if (r && c->out.str[r - 1] == c->out.str[d] * c->shape[d] && c->in.str[r - 1] == c->in.str[d] * c->shape[d]) {
-      c->shape[r - 1] *= c->shape[d];
-      c->out.str[r - 1] = c->out.str[d], c->in.str[r - 1] = c->in.str[d];
-      continue;
-    }
-    c->shape[r] = c->shape[d], c->out.str[r] = c->out.str[d], c->in.str[r] = c->in.str[d];
-    r++;
-  }
-  c->rank = r;
-}
-
-static void put_index(FILE *o, int64_t off, int rank, const int64_t *str) {
-  fprintf(o, "%lld", (long long)off);
-  for (int d = 0; d < rank; d++)
-    if (str[d]) fprintf(o, " + i%d * %lld", d, (long long)str[d]);
-}
-
-static void put_loops(FILE *o, int rank, const int64_t *shape) {
-  for (int d = 0; d < rank; d++)
-    fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d, "", d, d, (long long)shape[d], d);
-}
-
-static void put_copies(const emitter *e, int32_t i) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, i);
-  const nb__prim *row = nb__prims[n->op];
-  const nb__node *const *s = e->p->srcs + e->p->first[i];
-  for (int k = 0; k < n->nsrc; k++) {
-    nb__copy c;
-    row->copy(n, s, k, &c);
-    if (c.zero_first) fprintf(o, "  memset(v%d, 0, %lld);\n", i, (long long)(n->size * (int64_t)nb__dtype_size((nb_dtype)n->dtype)));
-    bool empty = false;
-    for (int d = 0; d < c.rank; d++) empty = empty || c.shape[d] == 0;
-    if (empty) continue;
-    simplify_copy(&c);
-    put_loops(o, c.rank, c.shape);
-    fprintf(o, "  %*sv%d[", 2 * c.rank, "", i);
-    put_index(o, c.out.off, c.rank, c.out.str);
-    fprintf(o, "] = v%d[", src_of(e, i, k));
-    put_index(o, c.in.off, c.rank, c.in.str);
-    fprintf(o, "];\n");
-  }
-}
-
-/* outer × (the axis) × inner for gather and scatter_add */
-static void split_at(const nb__node *n, int axis, int64_t *outer, int64_t *inner) {
-  *outer = *inner = 1;
-  for (int d = 0; d < axis; d++) *outer *= n->shape[d];
-  for (int d = axis + 1; d < n->rank; d++) *inner *= n->shape[d];
-}
-
-static void put_gather(const emitter *e, int32_t i, bool scatter) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
-  int             axis = (int)n->p.i[0];
-  int64_t         outer, inner, k = (int64_t)(n->p.nbytes / sizeof(int64_t));
-  int64_t         len = scatter ? n->shape[axis] : x->shape[axis];
-  split_at(n, axis, &outer, &inner);
-  if (scatter) fprintf(o, "  memset(v%d, 0, %lld);\n", i, (long long)(n->size * (int64_t)nb__dtype_size((nb_dtype)n->dtype)));
-  fprintf(o, "  for (int64_t q = 0; q < %lld; q++)\n    for (int64_t j = 0; j < %lld; j++)\n", (long long)outer,
-          (long long)k);
-  fprintf(o, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)inner);
-  const char *xs = "(q * %lld + j) * %lld + r", *ys = "(q * %lld + %s_x%d[j]) * %lld + r";
-  fprintf(o, "        v%d[", i);
-  if (scatter) fprintf(o, ys, (long long)len, e->name, i, (long long)inner);
-  else fprintf(o, xs, (long long)k, (long long)inner);
-  fprintf(o, scatter ? "] += v%d[" : "] = v%d[", src_of(e, i, 0));
-  if (scatter) fprintf(o, xs, (long long)k, (long long)inner);
-  else fprintf(o, ys, (long long)len, e->name, i, (long long)inner);
-  fprintf(o, "];\n");
-}
-
-/* a reduction over trailing axes: its operand in runs of *run elements */
-static bool trailing_runs(const emitter *e, int32_t i, int64_t *run) {
-  const nb__node *x = node(e, src_of(e, i, 0));
-  int64_t         mask = node(e, i)->p.i[0];
-  int             first = x->rank;
-  *run = 1;
-  while (first > 0 && (mask >> (first - 1)) & 1) *run *= x->shape[--first];
-  return mask == (((int64_t)1 << x->rank) - 1) - (((int64_t)1 << first) - 1);
-}
-
-/* A reduction over trailing axes of a value generated code can recompute:
- * the value is computed inside the reduction's loop and never stored. */
-static void put_fused_reduce(emitter *e, int32_t i) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, i);
-  int64_t         run;
-  char            ref[REF_LEN];
-  trailing_runs(e, i, &run);
-  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) {\n    double acc = %s;\n", (long long)n->size,
-          n->op == NB_OP_REDUCE_SUM ? "0.0" : n->op == NB_OP_REDUCE_PROD ? "1.0" : "-INFINITY");
-  if (n->op != NB_OP_REDUCE_MAX) fprintf(o, "    NB_SIMD_%s\n", n->op == NB_OP_REDUCE_SUM ? "SUM" : "PROD");
-  fprintf(o, "    for (int64_t i = q * %lld; i < (q + 1) * %lld; i++) {\n", (long long)run, (long long)run);
-  e->loop++;
-  remat_ref(e, src_of(e, i, 0), 0, ref);
-  if (n->op == NB_OP_REDUCE_SUM) fprintf(o, "    acc += %s;\n", ref);
-  else if (n->op == NB_OP_REDUCE_PROD) fprintf(o, "    acc *= %s;\n", ref);
-  else fprintf(o, "    { const double v = %s; if (v > acc || v != v) acc = v; }\n", ref);
-  fprintf(o, "    }\n    v%d[q] = (%s)acc;\n  }\n", i, ctype(n));
-}
-
-/* When the operand's last axis is kept: the output starts at the identity
- * and the operand is walked in its own order, each element folded into its
- * output element, so the innermost loop runs along both arrays (vectorizes). */
-static void put_reduce_along(const emitter *e, int32_t i) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
-  nb__copy        c = {.rank = x->rank};
-  int64_t         ostr[NB_MAX_RANK], at = 0;
-  nb__dense_strides(n->rank, n->shape, ostr);
-  nb__dense_strides(x->rank, x->shape, c.in.str);
-  for (int d = 0; d < x->rank; d++) {
-    c.shape[d] = x->shape[d];
-    c.out.str[d] = (n->p.i[0] >> d) & 1 ? 0 : ostr[at++];
-  }
-  simplify_copy(&c);
-  const char *t = ctype(n), *id = n->op == NB_OP_REDUCE_SUM ? "0" : n->op == NB_OP_REDUCE_PROD ? "1" : "-INFINITY";
-  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)%s;\n", (long long)n->size, i, t, id);
-  put_loops(o, c.rank, c.shape);
-  fprintf(o, "  %*s{ %s *acc = &v%d[", 2 * c.rank, "", t, i);
-  put_index(o, 0, c.rank, c.out.str);
-  fprintf(o, "]; const %s v = v%d[", t, src_of(e, i, 0));
-  put_index(o, 0, c.rank, c.in.str);
-  if (n->op == NB_OP_REDUCE_SUM) fprintf(o, "]; *acc += v; }\n");
-  else if (n->op == NB_OP_REDUCE_PROD) fprintf(o, "]; *acc *= v; }\n");
-  else fprintf(o, "]; if (v > *acc || v != v) *acc = v; }\n");
-}
-
-/* kept axes outside, reduced axes inside, accumulating in double */
-static void put_reduce(const emitter *e, int32_t i) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
-  int64_t         str[NB_MAX_RANK], shape[NB_MAX_RANK], rstr[NB_MAX_RANK];
-  int             nk = 0, nr = 0;
-  nb__dense_strides(x->rank, x->shape, str);
-  for (int d = 0; d < x->rank; d++)
-    if (!(n->p.i[0] & (1 << d))) shape[nk] = x->shape[d], rstr[nk++] = str[d];
-  for (int d = 0; d < x->rank; d++)
-    if (n->p.i[0] & (1 << d)) shape[nk + nr] = x->shape[d], rstr[nk + nr++] = str[d];
-  const char *init = n->op == NB_OP_REDUCE_SUM ? "0.0" : n->op == NB_OP_REDUCE_PROD ? "1.0" : "-INFINITY";
-  fprintf(o, "  {\n  int64_t o = 0;\n");
-  put_loops(o, nk, shape);
-  fprintf(o, "  %*s{\n  %*sdouble acc = %s;\n", 2 * nk, "", 2 * nk, "", init);
-  for (int d = nk; d < nk + nr; d++) { /* sums and products vectorize, reassociated */
-    if (d == nk + nr - 1 && n->op != NB_OP_REDUCE_MAX)
-      fprintf(o, "  %*sNB_SIMD_%s\n", 2 * d + 2, "", n->op == NB_OP_REDUCE_SUM ? "SUM" : "PROD");
-    fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d, (long long)shape[d], d);
-  }
-  fprintf(o, "  %*sdouble v = v%d[", 2 * (nk + nr) + 2, "", src_of(e, i, 0));
-  put_index(o, 0, nk + nr, rstr);
-  fprintf(o, "];\n  %*s", 2 * (nk + nr) + 2, "");
-  if (n->op == NB_OP_REDUCE_SUM) fprintf(o, "acc += v;\n");
-  else if (n->op == NB_OP_REDUCE_PROD) fprintf(o, "acc *= v;\n");
-  else fprintf(o, "if (v > acc || v != v) acc = v;\n");
-  for (int d = nk + nr - 1; d >= nk; d--) fprintf(o, "  %*s}\n", 2 * d + 2, "");
-  fprintf(o, "  %*sv%d[o++] = (%s)acc;\n  %*s}\n  }\n", 2 * nk + 2, "", i, ctype(n), 2 * nk, "");
-}
-
-/* matrix-vector shapes (few columns) as dot products, the rest in the
- * interpreter's i-l-j order, which vectorizes over columns; masked: a zero
- * factor makes a zero term */
-static void put_matmul(const emitter *e, int32_t i) {
-  FILE           *o = e->o;
-  const nb__node *n = node(e, i);
-  int             r = n->rank;
-  int64_t         m = n->shape[r - 2], nn = n->shape[r - 1], k = node(e, src_of(e, i, 0))->shape[r - 1], batch = 1;
-  const char     *t = ctype(n);
-  bool            masked = n->p.i[0] != 0;
-  for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
-  fprintf(o, "  for (int64_t q = 0; q < %lld; q++)\n    for (int64_t i = 0; i < %lld; i++) {\n", (long long)batch,
-          (long long)m);
-  fprintf(o, "      const int64_t m = %lld, nn = %lld, k = %lld;\n", (long long)m, (long long)nn, (long long)k);
-  fprintf(o, "      %s *ci = v%d + (q * m + i) * nn;\n", t, i);
-  fprintf(o, "      const %s *ai = v%d + (q * m + i) * k, *bq = v%d + q * k * nn;\n", t, src_of(e, i, 0),
-          src_of(e, i, 1));
-  if (nn < 8) { /* a row of accumulators in registers */
-    fprintf(o, "      double acc[%lld] = {0};\n      for (int64_t l = 0; l < k; l++)\n", (long long)nn);
-    fprintf(o, "        for (int64_t j = 0; j < nn; j++) acc[j] += %s;\n",
-            masked ? "ai[l] == 0 || bq[l * nn + j] == 0 ? 0 : ai[l] * bq[l * nn + j]" : "ai[l] * bq[l * nn + j]");
-    fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = (%s)acc[j];\n    }\n", t);
-    return;
-  }
-  fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = 0;\n");
-  fprintf(o, "      for (int64_t l = 0; l < k; l++) {\n");
-  fprintf(o, "        %s ail = ai[l];\n        const %s *bl = bq + l * nn;\n", t, t);
-  if (masked)
-    fprintf(o, "        if (ail != 0)\n          for (int64_t j = 0; j < nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];\n");
-  else fprintf(o, "        for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];\n");
-  fprintf(o, "      }\n    }\n");
-}
-
-static void put_iota(const emitter *e, int32_t i) {
-  const nb__node *n = node(e, i);
-  int             axis = (int)n->p.i[0];
-  int64_t         inner = 1;
-  for (int d = axis + 1; d < n->rank; d++) inner *= n->shape[d];
-  fprintf(e->o, "  for (int64_t i = 0; i < %lld; i++) v%d[i] = (%s)((i / %lld) %% %lld);\n", (long long)n->size, i,
-          ctype(n), (long long)inner, (long long)n->shape[axis]);
-}
-
-static void put_node(emitter *e, int32_t i) {
-  const nb__node *n = node(e, i);
-  if (e->guarded[i] || !e->needed[i]) return;
-  switch (n->op) {
-  case NB_OP_IOTA: put_iota(e, i); break;
-  case NB_OP_GATHER: put_gather(e, i, false); break;
-  case NB_OP_SCATTER_ADD: put_gather(e, i, true); break;
-  case NB_OP_REDUCE_SUM:
-  case NB_OP_REDUCE_MAX:
-  case NB_OP_REDUCE_PROD:
-    if (e->fused[i]) put_fused_reduce(e, i);
-    else if (!((n->p.i[0] >> (node(e, src_of(e, i, 0))->rank - 1)) & 1)) put_reduce_along(e, i);
-    else put_reduce(e, i);
-    break;
-  case NB_OP_MATMUL: put_matmul(e, i); break;
-  default:
-    if (nb__prims[n->op]->copy) put_copies(e, i);
-    else put_group(e, &i, 1, n->size); /* a lone elementwise node or fill */
-  }
-}
-
 static void put_body(emitter *e) {
   FILE           *o = e->o;
   const nb__plan *p = e->p;
   fprintf(o, "int %s_run(const void *const *in, void *const *out, void *work, %s_par_fn par, void *ctx) {\n",
           e->name, e->name);
   fprintf(o, "  char *ws = (char *)work;\n  (void)in, (void)out, (void)ws, (void)par, (void)ctx;\n");
-  put_pointers(e);
+  nb__c_pointers(e);
   for (int32_t s = 0; s < p->nsteps; s++) {
     nb__step st = p->steps[s];
     if (st.node >= 0) {
       fprintf(o, "  /* %s%s */\n", nb__prims[node(e, st.node)->op]->name,
               e->guarded[st.node] ? ": read by the loops below through a guard" : "");
-      put_node(e, st.node);
+      nb__c_node(e, st.node);
     } else {
       const nb__group *g = &p->groups[st.group];
       fprintf(o, "  /* fused: %d operations */\n", (int)g->count);
-      put_group(e, p->members + g->first, g->count, g->size);
+      nb__c_group(e, p->members + g->first, g->count, g->size);
     }
   }
   for (int j = 0; j < e->f->nout; j++) {
@@ -665,57 +161,6 @@ static bool append(FILE *out, FILE *tmp) {
   while ((n = fread(buf, 1, sizeof buf, tmp)) > 0)
     if (fwrite(buf, 1, n, out) != n) return false;
   return !ferror(tmp);
-}
-
-/* a buffer that holds its value for the whole call: an input or a constant
- * (or a view of one) */
-static bool stable(const emitter *e, int32_t j) {
-  while (e->p->home[j].kind == NB__HOME_ALIAS) j = src_of(e, j, 0);
-  return e->p->home[j].kind == NB__HOME_IN || e->p->home[j].kind == NB__HOME_CONST;
-}
-
-/* a group whose loops read pads through dynamic guards: split into blocks,
- * or reading too many pads to be cut into stretches at their edges */
-static bool dynamic_guards(const emitter *e, const int32_t *members, int32_t count, int64_t size) {
-  int64_t edge[NB__MAX_EDGES];
-  for (int32_t k = 0, from = 0; k < count; k++)
-    if (splits(e, members, from, k)) return true;
-  return pad_edges(e, members, count, size, edge) < 0;
-}
-
-/* Which nodes can be recomputed at any index (rec), which guarded pads are
- * read by recomputing their operand (not in a loop split into blocks, which
- * reads them through a dynamic guard), and which values must be made at all. */
-static void analyse(emitter *e) {
-  const nb_fn    *f = e->f;
-  const nb__plan *p = e->p;
-  for (int32_t i = 0; i < f->nnodes; i++) {
-    const nb__node *n = node(e, i);
-    const nb__prim *row = nb__prims[n->op];
-    bool ok = n->op == NB_OP_FILL || ((row->flags & NB__ELEMENTWISE) && row->c64 && !(row->flags & NB__ALIAS));
-    for (int s = 0; ok && s < n->nsrc; s++) ok = e->rec[src_of(e, i, s)] || stable(e, src_of(e, i, s));
-    e->rec[i] = ok;
-    if (e->guarded[i] && e->rec[src_of(e, i, 0)]) e->guarded[i] = NB__REMAT_PAD;
-    int64_t run;
-    e->fused[i] = (n->op == NB_OP_REDUCE_SUM || n->op == NB_OP_REDUCE_MAX || n->op == NB_OP_REDUCE_PROD) &&
-                  e->rec[src_of(e, i, 0)] && trailing_runs(e, i, &run);
-  }
-  for (int32_t g = 0; g < p->ngroups; g++) {
-    const int32_t *members = p->members + p->groups[g].first;
-    int32_t        count = p->groups[g].count;
-    if (!dynamic_guards(e, members, count, p->groups[g].size)) continue;
-    for (int32_t k = 0; k < count; k++)
-      for (int s = 0; s < node(e, members[k])->nsrc; s++)
-        if (e->guarded[src_of(e, members[k], s)]) e->guarded[src_of(e, members[k], s)] = 1;
-  }
-  for (int j = 0; j < f->nout; j++) e->needed[f->out[j]] = 1;
-  for (int32_t i = f->nnodes; i-- > 0;) {
-    int k, nsrc = node(e, i)->nsrc;
-    if (node(e, i)->op == NB_OP_POW && nb__powi_exponent(node(e, src_of(e, i, 1)), &k))
-      nsrc = 1; /* the exponent is a literal in the code */
-    if (e->needed[i] && e->guarded[i] != NB__REMAT_PAD && !e->fused[i])
-      for (int s = 0; s < nsrc; s++) e->needed[src_of(e, i, s)] = 1;
-  }
 }
 
 /* identifiers the file itself uses: keywords, its headers' names and its helpers */
@@ -765,7 +210,7 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
   if (io) {
     for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
     memcpy(e.guarded, p->guarded, (size_t)f->nnodes);
-    analyse(&e);
+    nb__c_analyse(&e);
     put_preamble(&e);
     put_constants(&e);
     put_signature(&e);
@@ -780,8 +225,7 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
   nb__free(e.fused);
   nb__free(e.memo_node), nb__free(e.memo_off);
   if (!ok || e.failed) return nb__nomem(api);
-  if (!io) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
-  if (fflush(out) || ferror(out)) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
+  if (!io || fflush(out) || ferror(out)) return nb__fail(NB_ERR_IO, "%s: writing the C file failed", api);
   return NB_OK;
 }
 

@@ -384,19 +384,12 @@ static nb_status infer_gather(const char *api, nb__node *out, const nb__node *co
   return NB_OK;
 }
 
-/* sizes around the axis: outer x len x inner */
-static void split_axis(const nb__node *n, int axis, int64_t *outer, int64_t *inner) {
-  *outer = *inner = 1;
-  for (int d = 0; d < axis; d++) *outer *= n->shape[d];
-  for (int d = axis + 1; d < n->rank; d++) *inner *= n->shape[d];
-}
-
 static void eval_gather(const nb__node *n, const nb__node *const *s, void *out,
                         const void *const *in) {
   int            axis = (int)n->p.i[0];
   const int64_t *idx = n->p.data;
   int64_t        outer, inner, k = n->shape[axis], len = s[0]->shape[axis];
-  split_axis(n, axis, &outer, &inner);
+  nb__split_at(n->rank, n->shape, axis, &outer, &inner);
   size_t row = (size_t)inner * esize(n);
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < k; j++)
@@ -443,7 +436,7 @@ static void eval_scatter(const nb__node *n, const nb__node *const *s, void *out,
   int            axis = (int)n->p.i[0];
   const int64_t *idx = n->p.data;
   int64_t        outer, inner, k = s[0]->shape[axis], len = n->shape[axis];
-  split_axis(n, axis, &outer, &inner);
+  nb__split_at(n->rank, n->shape, axis, &outer, &inner);
   if (n->dtype == NB_F64) NB__SCATTER_LOOP(double);
   else NB__SCATTER_LOOP(float);
 }

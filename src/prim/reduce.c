@@ -79,11 +79,8 @@ typedef enum { RED_SUM, RED_MAX, RED_PROD } red_kind;
   } while (0)
 
 static bool sum_trailing(const nb__node *n, const nb__node *x, void *out, const void *const *in) {
-  int64_t mask = n->p.i[0], run = 1;
-  int     first = x->rank;
-  while (first > 0 && (mask >> (first - 1)) & 1) run *= x->shape[--first];
-  if (first == x->rank || mask != (((int64_t)1 << x->rank) - 1) - (((int64_t)1 << first) - 1))
-    return false;
+  int64_t run;
+  if (!n->p.i[0] || !nb__trailing_axes(x->rank, x->shape, n->p.i[0], &run)) return false;
   if (n->dtype == NB_F64) NB__SUM_RUNS(double);
   else NB__SUM_RUNS(float);
   return true;

@@ -1,0 +1,59 @@
+/* The C emitter's shared state and the functions its three files share:
+ * c.c writes the file (preamble, constants, signature, entry point),
+ * c_fused.c the fused elementwise loops (and decides what is recomputed
+ * where it is read), c_nests.c every other step as a loop nest. */
+#ifndef NB_EMIT_C_EMIT_H
+#define NB_EMIT_C_EMIT_H
+
+#include <math.h>
+#include <string.h>
+
+#include "../exec/exec.h"
+#include "../prim/scalar.h"
+#include "../prim/vmath.h"
+#include "emit.h"
+
+enum { NB__MAX_EDGES = 16 }; /* pads' edges that split one fused loop, at most */
+enum { NB__REMAT_PAD = 2 };  /* emitter.guarded: a pad whose operand is recomputed */
+
+typedef struct emitter {
+  const nb_fn    *f;
+  const nb__plan *p;
+  FILE           *o;
+  const char     *name;
+  int32_t        *mark;  /* per node: the loop that holds it as a scalar */
+  uint8_t        *cross; /* per node: kept in a block array for a later loop of its group */
+  int32_t        *part;  /* per member of the group being written: its loop */
+  uint8_t        *guarded; /* per node: a pad read through a guard (NB__REMAT_PAD: its
+                              operand recomputed there), never made */
+  uint8_t        *rec;     /* per node: elementwise work on inputs and constants only */
+  uint8_t        *needed;  /* per node: some output needs its value made */
+  uint8_t        *fused;   /* per node: a reduction that recomputes its operand */
+  int32_t        *memo_node, nmemo, memo_cap, memo_loop; /* what remat() wrote in this loop */
+  int64_t        *memo_off;
+  bool            failed;  /* out of memory while writing */
+  int32_t         loop;  /* loops written so far */
+  int64_t         seg_lo, seg_hi; /* the range of i of the loop being written, when it
+                                     is one segment of a group split at pads' edges */
+  FILE           *fns;    /* the large loops, as functions the entry point runs */
+  int32_t         nfns;
+} emitter;
+
+static inline const char *ctype(const nb__node *n) { return n->dtype == NB_F64 ? "double" : "float"; }
+static inline const nb__node *node(const emitter *e, int32_t i) { return &e->f->nodes[i].n; }
+static inline int32_t src_of(const emitter *e, int32_t i, int k) { return e->f->nodes[i].src[k]; }
+
+enum { REF_LEN = 96 }; /* room for an operand's text */
+
+/* c.c */
+void nb__c_number(FILE *o, double v, nb_dtype dt);   /* an exact C literal of the dtype */
+void nb__c_pointers(const emitter *e);                /* one pointer per buffer */
+/* c_fused.c */
+void nb__c_analyse(emitter *e);
+void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size);
+void nb__c_remat_ref(emitter *e, int32_t j, int64_t lo, char *buf);
+/* c_nests.c */
+bool nb__c_trailing_runs(const emitter *e, int32_t i, int64_t *run);
+void nb__c_node(emitter *e, int32_t i);
+
+#endif

@@ -1,0 +1,229 @@
+/* The C emitter's loop nests: movement rows' strided copies, gather and
+ * scatter_add, reductions, matmul and iota, with their sizes and strides as
+ * constants. */
+#include "c_emit.h"
+
+/* drops unit axes and merges axes that are contiguous on both sides */
+static void simplify_copy(nb__copy *c) {
+  int r = 0;
+  for (int d = 0; d < c->rank; d++) {
+    if (c->shape[d] == 1) continue;
+    if (r && c->out.str[r - 1] == c->out.str[d] * c->shape[d] && c->in.str[r - 1] == c->in.str[d] * c->shape[d]) {
+      c->shape[r - 1] *= c->shape[d];
+      c->out.str[r - 1] = c->out.str[d], c->in.str[r - 1] = c->in.str[d];
+      continue;
+    }
+    c->shape[r] = c->shape[d], c->out.str[r] = c->out.str[d], c->in.str[r] = c->in.str[d];
+    r++;
+  }
+  c->rank = r;
+}
+
+static void put_index(FILE *o, int64_t off, int rank, const int64_t *str) {
+  fprintf(o, "%lld", (long long)off);
+  for (int d = 0; d < rank; d++)
+    if (str[d]) fprintf(o, " + i%d * %lld", d, (long long)str[d]);
+}
+
+static void put_loops(FILE *o, int rank, const int64_t *shape) {
+  for (int d = 0; d < rank; d++)
+    fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d, "", d, d, (long long)shape[d], d);
+}
+
+static void put_copies(const emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i);
+  const nb__prim *row = nb__prims[n->op];
+  const nb__node *const *s = e->p->srcs + e->p->first[i];
+  for (int k = 0; k < n->nsrc; k++) {
+    nb__copy c;
+    row->copy(n, s, k, &c);
+    if (c.zero_first) fprintf(o, "  memset(v%d, 0, %lld);\n", i, (long long)(n->size * (int64_t)nb__dtype_size((nb_dtype)n->dtype)));
+    bool empty = false;
+    for (int d = 0; d < c.rank; d++) empty = empty || c.shape[d] == 0;
+    if (empty) continue;
+    simplify_copy(&c);
+    put_loops(o, c.rank, c.shape);
+    fprintf(o, "  %*sv%d[", 2 * c.rank, "", i);
+    put_index(o, c.out.off, c.rank, c.out.str);
+    fprintf(o, "] = v%d[", src_of(e, i, k));
+    put_index(o, c.in.off, c.rank, c.in.str);
+    fprintf(o, "];\n");
+  }
+}
+
+static void put_gather(const emitter *e, int32_t i, bool scatter) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
+  int             axis = (int)n->p.i[0];
+  int64_t         outer, inner, k = (int64_t)(n->p.nbytes / sizeof(int64_t));
+  int64_t         len = scatter ? n->shape[axis] : x->shape[axis];
+  nb__split_at(n->rank, n->shape, axis, &outer, &inner);
+  if (scatter) fprintf(o, "  memset(v%d, 0, %lld);\n", i, (long long)(n->size * (int64_t)nb__dtype_size((nb_dtype)n->dtype)));
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++)\n    for (int64_t j = 0; j < %lld; j++)\n", (long long)outer,
+          (long long)k);
+  fprintf(o, "      for (int64_t r = 0; r < %lld; r++)\n", (long long)inner);
+  const char *xs = "(q * %lld + j) * %lld + r", *ys = "(q * %lld + %s_x%d[j]) * %lld + r";
+  fprintf(o, "        v%d[", i);
+  if (scatter) fprintf(o, ys, (long long)len, e->name, i, (long long)inner);
+  else fprintf(o, xs, (long long)k, (long long)inner);
+  fprintf(o, scatter ? "] += v%d[" : "] = v%d[", src_of(e, i, 0));
+  if (scatter) fprintf(o, xs, (long long)k, (long long)inner);
+  else fprintf(o, ys, (long long)len, e->name, i, (long long)inner);
+  fprintf(o, "];\n");
+}
+
+/* a reduction over trailing axes: its operand in runs of *run elements */
+bool nb__c_trailing_runs(const emitter *e, int32_t i, int64_t *run) {
+  const nb__node *x = node(e, src_of(e, i, 0));
+  return nb__trailing_axes(x->rank, x->shape, node(e, i)->p.i[0], run);
+}
+
+/* what a reduction starts from, and `acc = acc (op) v` as a statement; sums
+ * and products vectorize reassociated (NB_SIMD_SUM, NB_SIMD_PROD) */
+static const char *red_identity(int op) {
+  return op == NB_OP_REDUCE_SUM ? "0" : op == NB_OP_REDUCE_PROD ? "1" : "-INFINITY";
+}
+static void put_fold(FILE *o, int op, const char *acc, const char *v) {
+  if (op == NB_OP_REDUCE_SUM) fprintf(o, "%s += %s;\n", acc, v);
+  else if (op == NB_OP_REDUCE_PROD) fprintf(o, "%s *= %s;\n", acc, v);
+  else fprintf(o, "if (%s > %s || %s != %s) %s = %s;\n", v, acc, v, v, acc, v);
+}
+static void put_simd_fold(FILE *o, int op, int indent) {
+  if (op != NB_OP_REDUCE_MAX) fprintf(o, "%*sNB_SIMD_%s\n", indent, "", op == NB_OP_REDUCE_SUM ? "SUM" : "PROD");
+}
+
+/* A reduction over trailing axes of a value generated code can recompute:
+ * the value is computed inside the reduction's loop and never stored. */
+static void put_fused_reduce(emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i);
+  int64_t         run;
+  char            ref[REF_LEN];
+  nb__c_trailing_runs(e, i, &run);
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) {\n    double acc = %s;\n", (long long)n->size,
+          red_identity(n->op));
+  put_simd_fold(o, n->op, 4);
+  fprintf(o, "    for (int64_t i = q * %lld; i < (q + 1) * %lld; i++) {\n", (long long)run, (long long)run);
+  e->loop++;
+  nb__c_remat_ref(e, src_of(e, i, 0), 0, ref);
+  fprintf(o, "    const double v = %s;\n    ", ref);
+  put_fold(o, n->op, "acc", "v");
+  fprintf(o, "    }\n    v%d[q] = (%s)acc;\n  }\n", i, ctype(n));
+}
+
+/* When the operand's last axis is kept: the output starts at the identity
+ * and the operand is walked in its own order, each element folded into its
+ * output element, so the innermost loop runs along both arrays (vectorizes). */
+static void put_reduce_along(const emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
+  nb__copy        c = {.rank = x->rank};
+  int64_t         ostr[NB_MAX_RANK], at = 0;
+  nb__dense_strides(n->rank, n->shape, ostr);
+  nb__dense_strides(x->rank, x->shape, c.in.str);
+  for (int d = 0; d < x->rank; d++) {
+    c.shape[d] = x->shape[d];
+    c.out.str[d] = (n->p.i[0] >> d) & 1 ? 0 : ostr[at++];
+  }
+  simplify_copy(&c);
+  const char *t = ctype(n);
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)%s;\n", (long long)n->size, i, t, red_identity(n->op));
+  put_loops(o, c.rank, c.shape);
+  fprintf(o, "  %*s{ %s *acc = &v%d[", 2 * c.rank, "", t, i);
+  put_index(o, 0, c.rank, c.out.str);
+  fprintf(o, "]; const %s v = v%d[", t, src_of(e, i, 0));
+  put_index(o, 0, c.rank, c.in.str);
+  fprintf(o, "]; ");
+  put_fold(o, n->op, "*acc", "v");
+  fprintf(o, "  %*s}\n", 2 * c.rank, "");
+}
+
+/* kept axes outside, reduced axes inside, accumulating in double */
+static void put_reduce(const emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
+  int64_t         str[NB_MAX_RANK], shape[NB_MAX_RANK], rstr[NB_MAX_RANK];
+  int             nk = 0, nr = 0;
+  nb__dense_strides(x->rank, x->shape, str);
+  for (int d = 0; d < x->rank; d++)
+    if (!(n->p.i[0] & (1 << d))) shape[nk] = x->shape[d], rstr[nk++] = str[d];
+  for (int d = 0; d < x->rank; d++)
+    if (n->p.i[0] & (1 << d)) shape[nk + nr] = x->shape[d], rstr[nk + nr++] = str[d];
+  fprintf(o, "  {\n  int64_t o = 0;\n");
+  put_loops(o, nk, shape);
+  fprintf(o, "  %*s{\n  %*sdouble acc = %s;\n", 2 * nk, "", 2 * nk, "", red_identity(n->op));
+  for (int d = nk; d < nk + nr; d++) {
+    if (d == nk + nr - 1) put_simd_fold(o, n->op, 2 * d + 4);
+    fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d, (long long)shape[d], d);
+  }
+  fprintf(o, "  %*sdouble v = v%d[", 2 * (nk + nr) + 2, "", src_of(e, i, 0));
+  put_index(o, 0, nk + nr, rstr);
+  fprintf(o, "];\n  %*s", 2 * (nk + nr) + 2, "");
+  put_fold(o, n->op, "acc", "v");
+  for (int d = nk + nr - 1; d >= nk; d--) fprintf(o, "  %*s}\n", 2 * d + 2, "");
+  fprintf(o, "  %*sv%d[o++] = (%s)acc;\n  %*s}\n  }\n", 2 * nk + 2, "", i, ctype(n), 2 * nk, "");
+}
+
+/* matrix-vector shapes (few columns) as dot products, the rest in the
+ * interpreter's i-l-j order, which vectorizes over columns; masked: a zero
+ * factor makes a zero term */
+static void put_matmul(const emitter *e, int32_t i) {
+  FILE           *o = e->o;
+  const nb__node *n = node(e, i);
+  int             r = n->rank;
+  int64_t         m = n->shape[r - 2], nn = n->shape[r - 1], k = node(e, src_of(e, i, 0))->shape[r - 1], batch = 1;
+  const char     *t = ctype(n);
+  bool            masked = n->p.i[0] != 0;
+  for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++)\n    for (int64_t i = 0; i < %lld; i++) {\n", (long long)batch,
+          (long long)m);
+  fprintf(o, "      const int64_t m = %lld, nn = %lld, k = %lld;\n", (long long)m, (long long)nn, (long long)k);
+  fprintf(o, "      %s *ci = v%d + (q * m + i) * nn;\n", t, i);
+  fprintf(o, "      const %s *ai = v%d + (q * m + i) * k, *bq = v%d + q * k * nn;\n", t, src_of(e, i, 0),
+          src_of(e, i, 1));
+  if (nn < 8) { /* a row of accumulators in registers */
+    fprintf(o, "      double acc[%lld] = {0};\n      for (int64_t l = 0; l < k; l++)\n", (long long)nn);
+    fprintf(o, "        for (int64_t j = 0; j < nn; j++) acc[j] += %s;\n",
+            masked ? "ai[l] == 0 || bq[l * nn + j] == 0 ? 0 : ai[l] * bq[l * nn + j]" : "ai[l] * bq[l * nn + j]");
+    fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = (%s)acc[j];\n    }\n", t);
+    return;
+  }
+  fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = 0;\n");
+  fprintf(o, "      for (int64_t l = 0; l < k; l++) {\n");
+  fprintf(o, "        %s ail = ai[l];\n        const %s *bl = bq + l * nn;\n", t, t);
+  if (masked)
+    fprintf(o, "        if (ail != 0)\n          for (int64_t j = 0; j < nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];\n");
+  else fprintf(o, "        for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];\n");
+  fprintf(o, "      }\n    }\n");
+}
+
+static void put_iota(const emitter *e, int32_t i) {
+  const nb__node *n = node(e, i);
+  int             axis = (int)n->p.i[0];
+  int64_t         inner = 1;
+  for (int d = axis + 1; d < n->rank; d++) inner *= n->shape[d];
+  fprintf(e->o, "  for (int64_t i = 0; i < %lld; i++) v%d[i] = (%s)((i / %lld) %% %lld);\n", (long long)n->size, i,
+          ctype(n), (long long)inner, (long long)n->shape[axis]);
+}
+
+void nb__c_node(emitter *e, int32_t i) {
+  const nb__node *n = node(e, i);
+  if (e->guarded[i] || !e->needed[i]) return;
+  switch (n->op) {
+  case NB_OP_IOTA: put_iota(e, i); break;
+  case NB_OP_GATHER: put_gather(e, i, false); break;
+  case NB_OP_SCATTER_ADD: put_gather(e, i, true); break;
+  case NB_OP_REDUCE_SUM:
+  case NB_OP_REDUCE_MAX:
+  case NB_OP_REDUCE_PROD:
+    if (e->fused[i]) put_fused_reduce(e, i);
+    else if (!((n->p.i[0] >> (node(e, src_of(e, i, 0))->rank - 1)) & 1)) put_reduce_along(e, i);
+    else put_reduce(e, i);
+    break;
+  case NB_OP_MATMUL: put_matmul(e, i); break;
+  default:
+    if (nb__prims[n->op]->copy) put_copies(e, i);
+    else nb__c_group(e, &i, 1, n->size); /* a lone elementwise node or fill */
+  }
+}
