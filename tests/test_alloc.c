@@ -80,6 +80,23 @@ static void disarm(void) { A.armed = 0; }
 #define KMAX 20000     /* safety bound on the sweep */
 #define MAX_FAILS 30   /* stop a sweep early once it is clearly broken */
 
+/* after step k of a sweep of `what`: the failed attempt left nothing allocated */
+static void check_no_leak(const char *what, long k) {
+  if (A.live == 0) return;
+  CHECK(A.live == 0);
+  fprintf(stderr, "    leak after failing allocation %ld of %s: %ld blocks\n", k, what, A.live);
+  A.live = 0;
+}
+
+/* the end of a sweep: it hit failure points and ended (a step failed nothing) */
+static void sweep_done(const char *what, long k, long points) {
+  CHECK(points > 0);
+  CHECK(k < KMAX);
+  printf("  alloc sweep%s, %s: %ld failure points\n", sticky_mode ? " (sticky)" : "", what, points);
+  uninstall();
+}
+
+
 /* ---- the graph: ~20 operations of every family ---------------------------------------- */
 
 enum { NX = 4, NF = 5, NO = 3, NOUT = 6 };
@@ -230,18 +247,10 @@ static void test_alloc_build(void) {
       nb_fn_free(f);
     }
     nb_graph_free(B.g);
-    if (A.live != 0) {
-      CHECK(A.live == 0);
-      fprintf(stderr, "    leak after failing allocation %ld of the build: %ld blocks\n", k,
-              A.live);
-      A.live = 0;
-    }
+    check_no_leak("the build", k);
     if (!hit) break;
   }
-  CHECK(points > 0); /* the build does allocate, through our hook */
-  CHECK(k < KMAX);
-  printf("  alloc sweep%s, graph build: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
-  uninstall();
+  sweep_done("graph build", k, points);
 }
 
 /* (b) nb_fn_new */
@@ -272,18 +281,10 @@ static void test_alloc_fn_new(void) {
       check_outputs();
     }
     nb_fn_free(f);
-    if (A.live != 0) {
-      CHECK(A.live == 0);
-      fprintf(stderr, "    leak after failing allocation %ld of nb_fn_new: %ld blocks\n", k,
-              A.live);
-      A.live = 0;
-    }
+    check_no_leak("nb_fn_new", k);
     if (!hit) break;
   }
-  CHECK(points > 0);
-  CHECK(k < KMAX);
-  printf("  alloc sweep%s, nb_fn_new: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
-  uninstall();
+  sweep_done("nb_fn_new", k, points);
 }
 
 /* (c) the first nb_call (plan and workspace) */
@@ -322,17 +323,10 @@ static void test_alloc_first_call(void) {
     disarm();
     check_outputs();
     nb_fn_free(f);
-    if (A.live != 0) {
-      CHECK(A.live == 0);
-      fprintf(stderr, "    leak after failing allocation %ld of nb_call: %ld blocks\n", k,
-              A.live);
-      A.live = 0;
-    }
+    check_no_leak("nb_call", k);
     if (!hit) break;
   }
-  CHECK(k < KMAX);
-  printf("  alloc sweep%s, first nb_call: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
-  uninstall();
+  sweep_done("first nb_call", k, points);
 }
 
 /* (d) nb_trace: the failure may happen in the library or inside the build callback */
@@ -381,18 +375,10 @@ static void test_alloc_trace(void) {
       for (int i = 0; i < 6; i++) CHECK_NEAR(o1[i], r1[i], 1e-14, 1e-15);
     }
     nb_fn_free(f);
-    if (A.live != 0) {
-      CHECK(A.live == 0);
-      fprintf(stderr, "    leak after failing allocation %ld of nb_trace: %ld blocks\n", k,
-              A.live);
-      A.live = 0;
-    }
+    check_no_leak("nb_trace", k);
     if (!hit) break;
   }
-  CHECK(points > 0);
-  CHECK(k < KMAX);
-  printf("  alloc sweep%s, nb_trace: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
-  uninstall();
+  sweep_done("nb_trace", k, points);
 }
 
 /* the hook is really used, and NULL restores the default */
@@ -471,10 +457,7 @@ static void sweep_transform(const char *name, transform_fn t) {
   CHECK(r != NULL);
   nb_fn_free(r);
   nb_fn_free(f);
-  CHECK(points > 0);
-  CHECK(k < KMAX);
-  printf("  alloc sweep, %s: %ld failure points\n", name, points);
-  uninstall();
+  sweep_done(name, k, points);
 }
 
 static void test_alloc_transforms(void) {
@@ -538,18 +521,11 @@ static void test_alloc_emit(void) {
     CHECK(nb_call(f, INS, OUTS) == NB_OK);
     check_outputs();
     nb_fn_free(f);
-    if (A.live != 0) {
-      CHECK(A.live == 0);
-      fprintf(stderr, "    leak after failing allocation %ld of nb_fn_emit_c: %ld blocks\n", k, A.live);
-      A.live = 0;
-    }
+    check_no_leak("nb_fn_emit_c", k);
     if (!hit) break;
   }
   free(want);
-  CHECK(points > 0);
-  CHECK(k < KMAX);
-  printf("  alloc sweep%s, nb_fn_emit_c: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
-  uninstall();
+  sweep_done("nb_fn_emit_c", k, points);
 }
 
 /* nb_fn_compile: the failed attempts stop before the compiler runs; the last one
@@ -589,17 +565,10 @@ static void test_alloc_compile(void) {
     CHECK(nb_call(f, INS, OUTS) == NB_OK);
     check_outputs();
     nb_fn_free(f);
-    if (A.live != 0) {
-      CHECK(A.live == 0);
-      fprintf(stderr, "    leak after failing allocation %ld of nb_fn_compile: %ld blocks\n", k, A.live);
-      A.live = 0;
-    }
+    check_no_leak("nb_fn_compile", k);
     if (!hit) break;
   }
-  CHECK(points > 0);
-  CHECK(k < KMAX);
-  printf("  alloc sweep%s, nb_fn_compile: %ld failure points\n", sticky_mode ? " (sticky)" : "", points);
-  uninstall();
+  sweep_done("nb_fn_compile", k, points);
   restore_env(&tmp);
   saved_env_free(&tmp);
   if (rmdir(dir)) FAILF("nb_fn_compile left files in %s", dir);
