@@ -179,4 +179,10 @@ saved_env save_env(const char *name);
 void      restore_env(const saved_env *s);
 void      saved_env_free(saved_env *s);
 
+/* the public unary operations, nb_NAME(x) each, for tables of builders */
+#define FX_UNARY_OPS(X) \
+  X(neg) X(abs) X(sign) X(exp) X(expm1) X(log) X(log1p) X(sqrt) X(rsqrt) X(square) \
+  X(reciprocal) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(tanh) \
+  X(sigmoid) X(relu) X(softplus) X(erf) X(floor) X(ceil) X(round)
+
 #endif
