@@ -813,111 +813,99 @@ static const table *all_tables(int *n) {
 
 /* ---- derivative products over the whole table ----------------------------------------- */
 
-/* batch_jvp / batch_vjp == loops of jvp / vjp: f64 with B = 0 and 3, f32 with B = 2 */
-static void test_batch_products_all(void) {
+/* runs fn on every row of every table */
+static void each_row(void (*fn)(const row *)) {
   int          nt;
   const table *t = all_tables(&nt);
   for (int q = 0; q < nt; q++)
-    for (int r = 0; r < t[q].n; r++) {
-      const row *row = &t[q].rows[r];
-      for (int c = 0; c < count_cases(row); c++)
-        for (int d = 0; d < 2; d++) {
-          nb_fn *f = build_row(row, row->cases[c], dtypes[d], false);
-          if (!f) continue;
-          const int64_t bs[2] = {dtypes[d] == NB_F64 ? 0 : 2, 3};
-          for (int b = 0; b < 2; b++)
-            for (int rev = 0; rev < 2; rev++) {
-              char ctx[160];
-              snprintf(ctx, sizeof ctx, "%s(%s) %s %s B=%lld", rev ? "batch_vjp" : "batch_jvp",
-                       row->name, row->cases[c], dtname(dtypes[d]), (long long)bs[b]);
-              check_batch_product(ctx, f, bs[b], rev, NULL, row->s, nb_fn_nin(f));
-            }
-          nb_fn_free(f);
+    for (int r = 0; r < t[q].n; r++) fn(&t[q].rows[r]);
+}
+
+/* batch_jvp / batch_vjp == loops of jvp / vjp: f64 with B = 0 and 3, f32 with B = 2 */
+static void batch_products_row(const row *row) {
+  for (int c = 0; c < count_cases(row); c++)
+    for (int d = 0; d < 2; d++) {
+      nb_fn *f = build_row(row, row->cases[c], dtypes[d], false);
+      if (!f) continue;
+      const int64_t bs[2] = {dtypes[d] == NB_F64 ? 0 : 2, 3};
+      for (int b = 0; b < 2; b++)
+        for (int rev = 0; rev < 2; rev++) {
+          char ctx[160];
+          snprintf(ctx, sizeof ctx, "%s(%s) %s %s B=%lld", rev ? "batch_vjp" : "batch_jvp",
+                   row->name, row->cases[c], dtname(dtypes[d]), (long long)bs[b]);
+          check_batch_product(ctx, f, bs[b], rev, NULL, row->s, nb_fn_nin(f));
         }
+      nb_fn_free(f);
     }
 }
+static void test_batch_products_all(void) { each_row(batch_products_row); }
 
 /* per-example gradients: vmap(grad(s)) == the loop of grad(s), every axis config, B = 3
  * (f64), B = 2 with in/out 0 (f32) */
-static void test_per_example_grads_all(void) {
-  int          nt;
-  const table *t = all_tables(&nt);
-  for (int q = 0; q < nt; q++)
-    for (int r = 0; r < t[q].n; r++) {
-      const row *row = &t[q].rows[r];
-      for (int c = 0; c < count_cases(row); c++)
-        for (int d = 0; d < 2; d++) {
-          nb_fn *s = build_row(row, row->cases[c], dtypes[d], true);
-          if (!s) continue;
-          nb_fn *g = nb_grad(s, NULL);
-          if (!g) failf("grad(%s) %s: %s", row->name, row->cases[c], nb_errmsg());
-          cfg cf[8];
-          int ncfg = g ? make_cfgs(g, cf) : 0;
-          for (int k = 0; k < ncfg && (dtypes[d] == NB_F64 || k == 0); k++) {
-            char ctx[160];
-            snprintf(ctx, sizeof ctx, "vmap(grad(%s)) %s %s [%s]", row->name, row->cases[c],
-                     dtname(dtypes[d]), cf[k].name);
-            check_vmap(ctx, g, dtypes[d] == NB_F64 ? 3 : 2, cf[k].in, cf[k].out, row->s, nb_fn_nin(s));
-          }
-          nb_fn_free(g);
-          nb_fn_free(s);
-        }
+static void per_example_grads_row(const row *row) {
+  for (int c = 0; c < count_cases(row); c++)
+    for (int d = 0; d < 2; d++) {
+      nb_fn *s = build_row(row, row->cases[c], dtypes[d], true);
+      if (!s) continue;
+      nb_fn *g = nb_grad(s, NULL);
+      if (!g) failf("grad(%s) %s: %s", row->name, row->cases[c], nb_errmsg());
+      cfg cf[8];
+      int ncfg = g ? make_cfgs(g, cf) : 0;
+      for (int k = 0; k < ncfg && (dtypes[d] == NB_F64 || k == 0); k++) {
+        char ctx[160];
+        snprintf(ctx, sizeof ctx, "vmap(grad(%s)) %s %s [%s]", row->name, row->cases[c],
+                 dtname(dtypes[d]), cf[k].name);
+        check_vmap(ctx, g, dtypes[d] == NB_F64 ? 3 : 2, cf[k].in, cf[k].out, row->s, nb_fn_nin(s));
+      }
+      nb_fn_free(g);
+      nb_fn_free(s);
     }
 }
+static void test_per_example_grads_all(void) { each_row(per_example_grads_row); }
 
 /* vmap of jvp, vjp (tangents/cotangents mapped too) and hvp; f64 and f32, B = 2 */
-static void test_vmap_of_derivatives_all(void) {
-  int          nt;
-  const table *t = all_tables(&nt);
-  for (int q = 0; q < nt; q++)
-    for (int r = 0; r < t[q].n; r++) {
-      const row *row = &t[q].rows[r];
-      for (int c = 0; c < 2 * count_cases(row); c++) {
-        nb_dtype dt = dtypes[c & 1];
-        nb_fn   *f = build_row(row, row->cases[c / 2], dt, false);
-        nb_fn   *s = build_row(row, row->cases[c / 2], dt, true);
-        if (!f || !s) {
-          nb_fn_free(f), nb_fn_free(s);
-          continue;
-        }
-        nb_fn *d[3] = {nb_jvp(f, NULL), nb_vjp(f, NULL), nb_hvp(s, NULL)};
-        const char *nm[3] = {"jvp", "vjp", "hvp"};
-        for (int k = 0; k < 3; k++) {
-          char ctx[160];
-          snprintf(ctx, sizeof ctx, "vmap(%s(%s)) %s %s", nm[k], row->name, row->cases[c / 2], dtname(dt));
-          if (!d[k]) {
-            failf("%s: transform failed: %s", ctx, nb_errmsg());
-            continue;
-          }
-          cfg cf[8];
-          int ncfg = make_cfgs(d[k], cf);
-          check_vmap(ctx, d[k], 2, cf[k % ncfg].in, cf[k % ncfg].out, row->s, nb_fn_nin(f));
-          nb_fn_free(d[k]);
-        }
-        nb_fn_free(f);
-        nb_fn_free(s);
-      }
+static void vmap_of_derivatives_row(const row *row) {
+  for (int c = 0; c < 2 * count_cases(row); c++) {
+    nb_dtype dt = dtypes[c & 1];
+    nb_fn   *f = build_row(row, row->cases[c / 2], dt, false);
+    nb_fn   *s = build_row(row, row->cases[c / 2], dt, true);
+    if (!f || !s) {
+      nb_fn_free(f), nb_fn_free(s);
+      continue;
     }
+    nb_fn *d[3] = {nb_jvp(f, NULL), nb_vjp(f, NULL), nb_hvp(s, NULL)};
+    const char *nm[3] = {"jvp", "vjp", "hvp"};
+    for (int k = 0; k < 3; k++) {
+      char ctx[160];
+      snprintf(ctx, sizeof ctx, "vmap(%s(%s)) %s %s", nm[k], row->name, row->cases[c / 2], dtname(dt));
+      if (!d[k]) {
+        failf("%s: transform failed: %s", ctx, nb_errmsg());
+        continue;
+      }
+      cfg cf[8];
+      int ncfg = make_cfgs(d[k], cf);
+      check_vmap(ctx, d[k], 2, cf[k % ncfg].in, cf[k % ncfg].out, row->s, nb_fn_nin(f));
+      nb_fn_free(d[k]);
+    }
+    nb_fn_free(f);
+    nb_fn_free(s);
+  }
 }
+static void test_vmap_of_derivatives_all(void) { each_row(vmap_of_derivatives_row); }
 
 /* jacfwd == jacrev == jacobian == one-hot vjp rows == batch_vjp(identity); f64 all
  * cases, f32 the first case */
-static void test_jacobians_all(void) {
-  int          nt;
-  const table *t = all_tables(&nt);
-  for (int q = 0; q < nt; q++)
-    for (int r = 0; r < t[q].n; r++) {
-      const row *row = &t[q].rows[r];
-      for (int c = 0; c < count_cases(row); c++)
-        for (int d = 0; d < (c == 0 ? 2 : 1); d++) {
-          nb_fn *f = build_row(row, row->cases[c], dtypes[d], false);
-          char   ctx[160];
-          snprintf(ctx, sizeof ctx, "jacobians(%s) %s %s", row->name, row->cases[c], dtname(dtypes[d]));
-          check_jacobians(ctx, f, row->s, f ? nb_fn_nin(f) : 0);
-          nb_fn_free(f);
-        }
+static void jacobians_row(const row *row) {
+  for (int c = 0; c < count_cases(row); c++)
+    for (int d = 0; d < (c == 0 ? 2 : 1); d++) {
+      nb_fn *f = build_row(row, row->cases[c], dtypes[d], false);
+      char   ctx[160];
+      snprintf(ctx, sizeof ctx, "jacobians(%s) %s %s", row->name, row->cases[c], dtname(dtypes[d]));
+      check_jacobians(ctx, f, row->s, f ? nb_fn_nin(f) : 0);
+      nb_fn_free(f);
     }
 }
+static void test_jacobians_all(void) { each_row(jacobians_row); }
 
 /* ---- composition with selected functions ------------------------------------------------ */
 static const row *find_row(const char *name) {
