@@ -36,8 +36,10 @@ static void put_preamble(const emitter *e) {
   /* fused loops are elementwise: safe to vectorize as they stand */
   fprintf(o, "#define NB_SIMD _Pragma(\"omp simd\")\n");
   fprintf(o, "#define NB_SIMD_SUM _Pragma(\"omp simd reduction(+:acc)\")\n");
+  fprintf(o, "#define NB_SIMD_SUM1 _Pragma(\"omp simd reduction(+:acc0)\")\n");
+  fprintf(o, "#define NB_SIMD_SUM4 _Pragma(\"omp simd reduction(+:acc0, acc1, acc2, acc3)\")\n");
   fprintf(o, "#define NB_SIMD_PROD _Pragma(\"omp simd reduction(*:acc)\")\n");
-  fprintf(o, "#else\n#define NB_SIMD\n#define NB_SIMD_SUM\n#define NB_SIMD_PROD\n");
+  fprintf(o, "#else\n#define NB_SIMD\n#define NB_SIMD_SUM\n#define NB_SIMD_SUM1\n#define NB_SIMD_SUM4\n#define NB_SIMD_PROD\n");
   fprintf(o, "#endif\n\n%s\n\n", nb__scalar_text);
 }
 
@@ -124,7 +126,9 @@ static void put_body(emitter *e) {
     nb__step st = p->steps[s];
     if (st.node >= 0) {
       fprintf(o, "  /* %s%s */\n", nb__prims[node(e, st.node)->op]->name,
-              e->guarded[st.node] ? ": read by the loops below through a guard" : "");
+              guarded_pad(e, st.node)     ? ": read by the loops below through a guard"
+              : e->through[st.node] ? ": read by the products below with swapped strides"
+                                    : "");
       nb__c_node(e, st.node);
     } else {
       const nb__group *g = &p->groups[st.group];
@@ -202,14 +206,14 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
   if (!out) return nb__fail(NB_ERR_ARG, "%s: the output stream is NULL", api);
   size_t  n = (size_t)f->nnodes + 1;
   emitter e = {.f = f, .p = p, .o = out, .name = name, .mark = nb__calloc(n, sizeof(int32_t)),
-               .cross = nb__calloc(n, 1), .part = nb__calloc(n, sizeof(int32_t)), .guarded = nb__calloc(n, 1),
+               .cross = nb__calloc(n, 1), .part = nb__calloc(n, sizeof(int32_t)), .through = nb__calloc(n, 1),
                .rec = nb__calloc(n, 1), .needed = nb__calloc(n, 1), .fused = nb__calloc(n, 1), .memo_loop = -1};
-  bool ok = e.mark && e.cross && e.part && e.guarded && e.rec && e.needed && e.fused;
+  bool ok = e.mark && e.cross && e.part && e.through && e.rec && e.needed && e.fused;
   FILE *body = ok ? tmpfile() : NULL, *fns = body ? tmpfile() : NULL;
   bool  io = ok && fns;
   if (io) {
     for (int32_t i = 0; i < f->nnodes; i++) e.mark[i] = -1;
-    memcpy(e.guarded, p->guarded, (size_t)f->nnodes);
+    memcpy(e.through, p->through, (size_t)f->nnodes);
     nb__c_analyse(&e);
     put_preamble(&e);
     put_constants(&e);
@@ -221,7 +225,7 @@ nb_status nb__emit_c(const char *api, nb_fn *f, const nb__plan *p, const char *n
   }
   if (body) fclose(body);
   if (fns) fclose(fns);
-  nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.guarded), nb__free(e.rec), nb__free(e.needed);
+  nb__free(e.mark), nb__free(e.cross), nb__free(e.part), nb__free(e.through), nb__free(e.rec), nb__free(e.needed);
   nb__free(e.fused);
   nb__free(e.memo_node), nb__free(e.memo_off);
   if (!ok || e.failed) return nb__nomem(api);

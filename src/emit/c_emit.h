@@ -14,7 +14,6 @@
 #include "emit.h"
 
 enum { NB__MAX_EDGES = 16 }; /* pads' edges that split one fused loop, at most */
-enum { NB__REMAT_PAD = 2 };  /* emitter.guarded: a pad whose operand is recomputed */
 
 typedef struct emitter {
   const nb_fn    *f;
@@ -24,8 +23,8 @@ typedef struct emitter {
   int32_t        *mark;  /* per node: the loop that holds it as a scalar */
   uint8_t        *cross; /* per node: kept in a block array for a later loop of its group */
   int32_t        *part;  /* per member of the group being written: its loop */
-  uint8_t        *guarded; /* per node: a pad read through a guard (NB__REMAT_PAD: its
-                              operand recomputed there), never made */
+  uint8_t        *through; /* per node: the plan's (exec.h), pads' NB__THROUGH_GUARD made
+                              NB__THROUGH_REMAT where their operand is recomputed */
   uint8_t        *rec;     /* per node: elementwise work on inputs and constants only */
   uint8_t        *needed;  /* per node: some output needs its value made */
   uint8_t        *fused;   /* per node: a reduction that recomputes its operand */
@@ -42,6 +41,10 @@ typedef struct emitter {
 static inline const char *ctype(const nb__node *n) { return n->dtype == NB_F64 ? "double" : "float"; }
 static inline const nb__node *node(const emitter *e, int32_t i) { return &e->f->nodes[i].n; }
 static inline int32_t src_of(const emitter *e, int32_t i, int k) { return e->f->nodes[i].src[k]; }
+/* a pad read through a guard */
+static inline bool guarded_pad(const emitter *e, int32_t i) {
+  return e->through[i] == NB__THROUGH_GUARD || e->through[i] == NB__THROUGH_REMAT;
+}
 
 enum { REF_LEN = 96 }; /* room for an operand's text */
 

@@ -77,13 +77,13 @@ static void remat(emitter *e, int32_t i, int64_t lo) {
  * operand (read, or recomputed), else its buffer */
 static void ref_text(emitter *e, int32_t loop, int32_t i, char *buf) {
   const char *t = ctype(node(e, i));
-  if (e->guarded[i]) {
+  if (guarded_pad(e, i)) {
     int64_t lo, hi;
     int32_t x = src_of(e, i, 0);
     bool    seg = e->seg_hi > e->seg_lo;
     pad_run(e, i, &lo, &hi);
     if (seg && (e->seg_lo >= hi || e->seg_hi <= lo)) snprintf(buf, REF_LEN, "(%s)0", t);
-    else if (seg && e->guarded[i] == NB__REMAT_PAD) nb__c_remat_ref(e, x, lo, buf);
+    else if (seg && e->through[i] == NB__THROUGH_REMAT) nb__c_remat_ref(e, x, lo, buf);
     else if (seg) snprintf(buf, REF_LEN, "v%d[i - %lld]", x, (long long)lo);
     else
       snprintf(buf, REF_LEN, "(i >= %lld && i < %lld ? v%d[i - %lld] : (%s)0)", (long long)lo, (long long)hi, x,
@@ -141,7 +141,7 @@ static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count
   for (int32_t k = 0; k < count; k++)
     for (int s = 0; s < node(e, members[k])->nsrc; s++) {
       int64_t run[2];
-      if (!e->guarded[src_of(e, members[k], s)]) continue;
+      if (!guarded_pad(e, src_of(e, members[k], s))) continue;
       if (n + 2 > NB__MAX_EDGES) return -1;
       pad_run(e, src_of(e, members[k], s), &run[0], &run[1]);
       for (int r = 0; r < 2; r++) {
@@ -273,7 +273,7 @@ void nb__c_analyse(emitter *e) {
     bool ok = n->op == NB_OP_FILL || ((row->flags & NB__ELEMENTWISE) && row->c64 && !(row->flags & NB__ALIAS));
     for (int s = 0; ok && s < n->nsrc; s++) ok = e->rec[src_of(e, i, s)] || stable(e, src_of(e, i, s));
     e->rec[i] = ok;
-    if (e->guarded[i] && e->rec[src_of(e, i, 0)]) e->guarded[i] = NB__REMAT_PAD;
+    if (guarded_pad(e, i) && e->rec[src_of(e, i, 0)]) e->through[i] = NB__THROUGH_REMAT;
     int64_t run;
     e->fused[i] = (n->op == NB_OP_REDUCE_SUM || n->op == NB_OP_REDUCE_MAX || n->op == NB_OP_REDUCE_PROD) &&
                   e->rec[src_of(e, i, 0)] && nb__c_trailing_runs(e, i, &run);
@@ -284,14 +284,14 @@ void nb__c_analyse(emitter *e) {
     if (!dynamic_guards(e, members, count, p->groups[g].size)) continue;
     for (int32_t k = 0; k < count; k++)
       for (int s = 0; s < node(e, members[k])->nsrc; s++)
-        if (e->guarded[src_of(e, members[k], s)]) e->guarded[src_of(e, members[k], s)] = 1;
+        if (guarded_pad(e, src_of(e, members[k], s))) e->through[src_of(e, members[k], s)] = NB__THROUGH_GUARD;
   }
   for (int j = 0; j < f->nout; j++) e->needed[f->out[j]] = 1;
   for (int32_t i = f->nnodes; i-- > 0;) {
     int k, nsrc = node(e, i)->nsrc;
     if (node(e, i)->op == NB_OP_POW && nb__powi_exponent(node(e, src_of(e, i, 1)), &k))
       nsrc = 1; /* the exponent is a literal in the code */
-    if (e->needed[i] && e->guarded[i] != NB__REMAT_PAD && !e->fused[i])
+    if (e->needed[i] && e->through[i] != NB__THROUGH_REMAT && !e->fused[i])
       for (int s = 0; s < nsrc; s++) e->needed[src_of(e, i, s)] = 1;
   }
 }

@@ -25,10 +25,12 @@ static void put_index(FILE *o, int64_t off, int rank, const int64_t *str) {
     if (str[d]) fprintf(o, " + i%d * %lld", d, (long long)str[d]);
 }
 
-static void put_loops(FILE *o, int rank, const int64_t *shape) {
-  for (int d = 0; d < rank; d++)
+/* the loops over axes [from, rank) */
+static void put_loops_from(FILE *o, int from, int rank, const int64_t *shape) {
+  for (int d = from; d < rank; d++)
     fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d, "", d, d, (long long)shape[d], d);
 }
+static void put_loops(FILE *o, int rank, const int64_t *shape) { put_loops_from(o, 0, rank, shape); }
 
 static void put_copies(const emitter *e, int32_t i) {
   FILE           *o = e->o;
@@ -129,7 +131,11 @@ static void put_reduce_along(const emitter *e, int32_t i) {
   simplify_copy(&c);
   const char *t = ctype(n);
   fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)%s;\n", (long long)n->size, i, t, red_identity(n->op));
-  put_loops(o, c.rank, c.shape);
+  int inner = c.rank ? c.rank - 1 : 0;
+  put_loops(o, inner, c.shape);
+  if (c.rank && c.out.str[inner]) /* each innermost step folds into its own output element */
+    fprintf(o, "  %*sNB_SIMD\n", 2 * inner, "");
+  put_loops_from(o, inner, c.rank, c.shape);
   fprintf(o, "  %*s{ %s *acc = &v%d[", 2 * c.rank, "", t, i);
   put_index(o, 0, c.rank, c.out.str);
   fprintf(o, "]; const %s v = v%d[", t, src_of(e, i, 0));
@@ -165,36 +171,81 @@ static void put_reduce(const emitter *e, int32_t i) {
   fprintf(o, "  %*sv%d[o++] = (%s)acc;\n  %*s}\n  }\n", 2 * nk + 2, "", i, ctype(n), 2 * nk, "");
 }
 
-/* matrix-vector shapes (few columns) as dot products, the rest in the
- * interpreter's i-l-j order, which vectorizes over columns; masked: a zero
- * factor makes a zero term */
+/* a matmul operand in the generated code: M[i, l] of batch item q is
+ * v<buf>[q * batch + i * row + l * col]; a transpose read through is its
+ * operand with the row and column strides swapped */
+typedef struct mm_operand {
+  int32_t buf;
+  int64_t batch, row, col;
+} mm_operand;
+
+static mm_operand mm_operand_of(const emitter *e, int32_t x) {
+  const nb__node *n = node(e, x);
+  int64_t         rows = n->shape[n->rank - 2], cols = n->shape[n->rank - 1];
+  if (e->through[x] == NB__THROUGH_SWAP) return (mm_operand){src_of(e, x, 0), rows * cols, 1, rows};
+  return (mm_operand){x, rows * cols, cols, 1};
+}
+
+/* C[i, j] for j in [j0, j0 + w) as w dot products walked together (w
+ * independent sums keep the adder busy, and A's row is loaded once) */
+static void put_dots(FILE *o, mm_operand a, mm_operand b, int64_t k, const char *term, const char *j0, int w,
+                     const char *t) {
+  fprintf(o, "        double acc0 = 0");
+  for (int c = 1; c < w; c++) fprintf(o, ", acc%d = 0", c);
+  fprintf(o, ";\n        NB_SIMD_SUM%d\n        for (int64_t l = 0; l < %lld; l++) {\n", w, (long long)k);
+  fprintf(o, "          const double x = ai[l * %lld];\n", (long long)a.col);
+  for (int c = 0; c < w; c++)
+    fprintf(o, "          { const double y = bq[(%s + %d) * %lld + l]; acc%d += %s; }\n", j0, c, (long long)b.col, c,
+            term);
+  fprintf(o, "        }\n");
+  for (int c = 0; c < w; c++) fprintf(o, "        ci[%s + %d] = (%s)acc%d;\n", j0, c, t, c);
+}
+
+/* A right operand read through a transpose: dot products along its
+ * operand's rows, four at a time. A right operand with contiguous rows:
+ * for few columns, or few rows (k) and no mask, each output element's whole
+ * sum in registers (one vector lane each); else the i-l-j order, which
+ * vectorizes over columns and skips a zero A[i, l] once for its whole row.
+ * Masked: a zero factor makes a zero term. */
 static void put_matmul(const emitter *e, int32_t i) {
   FILE           *o = e->o;
   const nb__node *n = node(e, i);
   int             r = n->rank;
   int64_t         m = n->shape[r - 2], nn = n->shape[r - 1], k = node(e, src_of(e, i, 0))->shape[r - 1], batch = 1;
   const char     *t = ctype(n);
+  mm_operand      a = mm_operand_of(e, src_of(e, i, 0)), b = mm_operand_of(e, src_of(e, i, 1));
   bool            masked = n->p.i[0] != 0;
+  const char     *term = masked ? "x == 0 || y == 0 ? 0 : x * y" : "x * y";
   for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
   fprintf(o, "  for (int64_t q = 0; q < %lld; q++)\n    for (int64_t i = 0; i < %lld; i++) {\n", (long long)batch,
           (long long)m);
-  fprintf(o, "      const int64_t m = %lld, nn = %lld, k = %lld;\n", (long long)m, (long long)nn, (long long)k);
-  fprintf(o, "      %s *ci = v%d + (q * m + i) * nn;\n", t, i);
-  fprintf(o, "      const %s *ai = v%d + (q * m + i) * k, *bq = v%d + q * k * nn;\n", t, src_of(e, i, 0),
-          src_of(e, i, 1));
-  if (nn < 8) { /* a row of accumulators in registers */
-    fprintf(o, "      double acc[%lld] = {0};\n      for (int64_t l = 0; l < k; l++)\n", (long long)nn);
-    fprintf(o, "        for (int64_t j = 0; j < nn; j++) acc[j] += %s;\n",
-            masked ? "ai[l] == 0 || bq[l * nn + j] == 0 ? 0 : ai[l] * bq[l * nn + j]" : "ai[l] * bq[l * nn + j]");
-    fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = (%s)acc[j];\n    }\n", t);
+  fprintf(o, "      %s *ci = v%d + (q * %lld + i) * %lld;\n", t, i, (long long)m, (long long)nn);
+  fprintf(o, "      const %s *ai = v%d + q * %lld + i * %lld, *bq = v%d + q * %lld;\n", t, a.buf, (long long)a.batch,
+          (long long)a.row, b.buf, (long long)b.batch);
+  if (b.col != 1) {
+    fprintf(o, "      int64_t j = 0;\n      for (; j + 4 <= %lld; j += 4) {\n", (long long)nn);
+    put_dots(o, a, b, k, term, "j", 4, t);
+    fprintf(o, "      }\n      for (; j < %lld; j++) {\n", (long long)nn);
+    put_dots(o, a, b, k, term, "j", 1, t);
+    fprintf(o, "      }\n    }\n");
     return;
   }
-  fprintf(o, "      for (int64_t j = 0; j < nn; j++) ci[j] = 0;\n");
-  fprintf(o, "      for (int64_t l = 0; l < k; l++) {\n");
-  fprintf(o, "        %s ail = ai[l];\n        const %s *bl = bq + l * nn;\n", t, t);
+  if (nn < 8 || (k <= 16 && !masked)) { /* each output element's sum in registers */
+    fprintf(o, "      %s\n      for (int64_t j = 0; j < %lld; j++) {\n        double acc = 0;\n", nn < 8 ? "" : "NB_SIMD",
+            (long long)nn);
+    fprintf(o, "        for (int64_t l = 0; l < %lld; l++) {\n", (long long)k);
+    fprintf(o, "          const double x = ai[l * %lld], y = bq[l * %lld + j];\n", (long long)a.col, (long long)b.row);
+    fprintf(o, "          acc += %s;\n        }\n        ci[j] = (%s)acc;\n      }\n    }\n", term, t);
+    return;
+  }
+  fprintf(o, "      for (int64_t j = 0; j < %lld; j++) ci[j] = 0;\n", (long long)nn);
+  fprintf(o, "      for (int64_t l = 0; l < %lld; l++) {\n", (long long)k);
+  fprintf(o, "        %s ail = ai[l * %lld];\n        const %s *bl = bq + l * %lld;\n", t, (long long)a.col, t,
+          (long long)b.row);
   if (masked)
-    fprintf(o, "        if (ail != 0)\n          for (int64_t j = 0; j < nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];\n");
-  else fprintf(o, "        for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];\n");
+    fprintf(o, "        if (ail != 0)\n          for (int64_t j = 0; j < %lld; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];\n",
+            (long long)nn);
+  else fprintf(o, "        for (int64_t j = 0; j < %lld; j++) ci[j] += ail * bl[j];\n", (long long)nn);
   fprintf(o, "      }\n    }\n");
 }
 
@@ -209,7 +260,7 @@ static void put_iota(const emitter *e, int32_t i) {
 
 void nb__c_node(emitter *e, int32_t i) {
   const nb__node *n = node(e, i);
-  if (e->guarded[i] || !e->needed[i]) return;
+  if (e->through[i] || !e->needed[i]) return;
   switch (n->op) {
   case NB_OP_IOTA: put_iota(e, i); break;
   case NB_OP_GATHER: put_gather(e, i, false); break;

@@ -6,7 +6,7 @@
 
 /* elements per block of a fused group: its temporaries stay in L1; groups
  * of at least NB__PARALLEL_MIN elements are split over the thread pool */
-enum { NB__BLOCK = 512, NB__ALIGN = 64, NB__MAX_THREADS = 8, NB__PARALLEL_MIN = 1 << 16 };
+enum { NB__BLOCK = 512, NB__ALIGN = 64, NB__MAX_THREADS = 8, NB__PARALLEL_MIN = 1 << 18 };
 
 /* the thread pool (exec/pool.c): fn(ctx, part, lo, hi) over [0, n) in
  * nb__pool_threads() parts, part 0 on the calling thread */
@@ -32,6 +32,14 @@ typedef struct nb__home {
   int64_t offset; /* workspace byte offset (WS), or offset in the operand (ALIAS) */
 } nb__home;
 
+/* plan->through: how generated code reads a node it never makes */
+enum {
+  NB__THROUGH_GUARD = 1, /* a pad: its operand through a guard (emit/c_fused.c) */
+  NB__THROUGH_REMAT = 2, /* the same, the operand recomputed there (set by the emitter) */
+  NB__THROUGH_SWAP = 3   /* a transpose of the last two axes read by matmuls: its
+                            operand with those two strides swapped (emit/c_nests.c) */
+};
+
 /* a fused run of elementwise nodes of one size, executed block by block */
 typedef struct nb__group {
   int32_t first, count; /* its members in plan->members, in topological order */
@@ -56,8 +64,9 @@ struct nb__plan {
   const nb__node **srcs;  /* every node's operand nodes, back to back */
   int32_t         *first; /* per node: where its operands start in srcs */
   int32_t          max_src;
-  uint8_t         *guarded; /* per node: a pad generated code reads through a guard
-                               (emit/c.c), whose operand lives as long as its readers */
+  uint8_t         *through; /* per node: generated code never makes it and its readers
+                               read its operand, which lives as long as they do
+                               (NB__THROUGH_GUARD, NB__THROUGH_SWAP) */
   size_t           bytes; /* workspace size */
 };
 

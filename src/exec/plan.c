@@ -52,21 +52,42 @@ static bool fusible(const nb__node *n) {
 /* Pads whose value is one contiguous run inside zeros (no interior padding,
  * only unit axes before the padded one), read only by fused elementwise
  * nodes and not an output: generated code reads their operand with a guard
- * instead of making the padded copy (emit/c.c), so the plan keeps that
- * operand alive as long as the pad's readers. */
-static void mark_guarded_pads(const nb_fn *f, uint8_t *mark) {
+ * instead of making the padded copy (emit/c_fused.c). */
+static bool guardable_pad(const nb__node *n) {
+  bool ok = n->op == NB_OP_PAD && n->p.i[3] == 0;
+  for (int d = 0; ok && d < n->p.i[0]; d++) ok = n->shape[d] == 1;
+  return ok;
+}
+
+/* Transposes of the last two axes read only by matmuls, as the left operand
+ * or as a right operand of at least 8 rows (the product is then written as
+ * dot products along the operand's rows), and not an output: generated code
+ * reads their operand with the two strides swapped (emit/c_nests.c). */
+static bool swaps_last_two(const nb__node *n) {
+  bool ok = n->op == NB_OP_TRANSPOSE && n->rank >= 2;
+  for (int d = 0; ok && d < n->rank - 2; d++) ok = n->p.i[d] == d;
+  return ok && n->p.i[n->rank - 2] == n->rank - 1 && n->p.i[n->rank - 1] == n->rank - 2;
+}
+
+static bool reads_through(const nb_fn *f, uint8_t kind, int32_t reader, int s) {
+  const nb__node *n = &f->nodes[reader].n, *x = &f->nodes[f->nodes[reader].src[s]].n;
+  if (kind == NB__THROUGH_GUARD) return fusible(n) && n->op != NB_OP_FILL;
+  return n->op == NB_OP_MATMUL && (s == 0 || x->shape[x->rank - 2] >= 8);
+}
+
+/* the nodes generated code reads through (plan->through); the plan keeps
+ * their operands alive as long as their readers */
+static void mark_through(const nb_fn *f, uint8_t *mark) {
   for (int32_t i = 0; i < f->nnodes; i++) {
     const nb__node *n = &f->nodes[i].n;
-    mark[i] = n->op == NB_OP_PAD && n->p.i[3] == 0;
-    for (int d = 0; mark[i] && d < n->p.i[0]; d++) mark[i] = n->shape[d] == 1;
+    mark[i] = guardable_pad(n) ? NB__THROUGH_GUARD : swaps_last_two(n) ? NB__THROUGH_SWAP : 0;
   }
   for (int j = 0; j < f->nout; j++) mark[f->out[j]] = 0;
-  for (int32_t i = 0; i < f->nnodes; i++) {
-    const nb__fnode *node = &f->nodes[i];
-    bool             reads_elementwise = fusible(&node->n) && node->n.op != NB_OP_FILL;
-    for (int s = 0; s < node->n.nsrc; s++)
-      if (!reads_elementwise) mark[node->src[s]] = 0;
-  }
+  for (int32_t i = 0; i < f->nnodes; i++)
+    for (int s = 0; s < f->nodes[i].n.nsrc; s++) {
+      int32_t src = f->nodes[i].src[s];
+      if (mark[src] && !reads_through(f, mark[src], i, s)) mark[src] = 0;
+    }
 }
 
 static int64_t bytes_of(const nb__node *n) { return n->size * (int64_t)nb__dtype_size((nb_dtype)n->dtype); }
@@ -262,7 +283,7 @@ static void liveness(builder *b) {
     for (int k = 0; k < node->n.nsrc; k++) {
       int32_t src = node->src[k], r = root_of(b, src);
       if (s > b->last_use[r]) b->last_use[r] = s;
-      if (p->guarded[src] && s > b->last_use[(r = root_of(b, f->nodes[src].src[0]))]) b->last_use[r] = s;
+      if (p->through[src] && s > b->last_use[(r = root_of(b, f->nodes[src].src[0]))]) b->last_use[r] = s;
     }
   }
   /* outputs left in the workspace are copied out after the last step */
@@ -342,7 +363,7 @@ void nb__plan_free(nb__plan *p) {
   nb__free(p->home);
   nb__free(p->srcs);
   nb__free(p->first);
-  nb__free(p->guarded);
+  nb__free(p->through);
   nb__free(p);
 }
 
@@ -378,7 +399,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   b.tail = nb__calloc(n, sizeof *b.tail);
   b.outside = nb__calloc(n, sizeof *b.outside);
   bool ok = p->steps && p->groups && p->members && p->home && b.group_of && b.open &&
-            b.step_of && b.last_use && b.next && b.tail && b.outside && (p->guarded = nb__calloc(n, 1)) &&
+            b.step_of && b.last_use && b.next && b.tail && b.outside && (p->through = nb__calloc(n, 1)) &&
             operand_lists(f, p);
   if (ok) {
     form_groups(&b);
@@ -387,7 +408,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
     ok = assign_homes(&b);
   }
   if (ok) {
-    mark_guarded_pads(f, p->guarded);
+    mark_through(f, p->through);
     liveness(&b);
     ok = allocate(&b);
   }

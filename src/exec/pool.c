@@ -1,51 +1,105 @@
-/* A small thread pool for large fused groups. Workers start at the first
- * parallel step and live until exit; a job is split into one range per
- * thread and the caller runs the first range itself. Small work never
- * touches the pool, so it costs nothing there. NB_NUM_THREADS sets the
- * thread count (default: the online processors, at most NB__MAX_THREADS). */
+/* A small thread pool for large fused groups and native loops. Workers start
+ * at the first parallel step and live until exit; a job is split into one
+ * range per thread and the caller runs the first range itself. Small work
+ * never touches the pool, so it costs nothing there. NB_NUM_THREADS sets the
+ * thread count (default: the online processors, at most NB__MAX_THREADS).
+ *
+ * Hand-offs spin before they sleep. Waking a thread sleeping on a condition
+ * variable costs tens to hundreds of microseconds on a virtual machine, more
+ * than a whole parallel step of 1e5 elements; a function runs several such
+ * steps back to back, so a worker that just finished keeps watching the
+ * queue for NB__SPIN_NS, and a caller waits for its job's other ranges by
+ * watching their counter, before either goes to sleep. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec.h"
 
+enum { NB__SPIN_NS = 200000, NB__QUEUE = 64 };
+
 typedef struct job {
-  nb__range_fn    fn;
-  void           *ctx;
-  int64_t         n, chunk;
-  int             pending; /* ranges not finished */
-  pthread_mutex_t m;
-  pthread_cond_t  done;
+  nb__range_fn fn;
+  void        *ctx;
+  int64_t      n, chunk;
+  atomic_int   pending; /* ranges not finished */
 } job;
 
 typedef struct task {
-  job    *job;
-  int     part;
+  job *job;
+  int  part;
 } task;
 
 static struct {
   pthread_once_t  once;
   pthread_mutex_t m;
-  pthread_cond_t  work;
-  task            queue[64];
-  int             head, count;
-  int             nthreads; /* including the caller */
+  pthread_cond_t  work, done;
+  task            queue[NB__QUEUE];
+  int             head, count; /* under m */
+  atomic_int      queued;      /* count, readable without m */
+  int             sleepers;    /* workers waiting on work, under m */
+  int             nthreads;    /* including the caller */
 } pool = {.once = PTHREAD_ONCE_INIT};
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* spins until ready(arg) or NB__SPIN_NS have passed; true if ready */
+static bool spin_until(bool (*ready)(void *), void *arg) {
+  int64_t end = 0;
+  for (unsigned i = 1;; i++) {
+    if (ready(arg)) return true;
+    if (i % 256 == 0) {
+      int64_t t = now_ns();
+      if (!end) end = t + NB__SPIN_NS;
+      else if (t > end) return false;
+    }
+  }
+}
+
+static bool queue_nonempty(void *arg) {
+  (void)arg;
+  return atomic_load_explicit(&pool.queued, memory_order_relaxed) > 0;
+}
+
+static bool job_finished(void *arg) {
+  return atomic_load_explicit(&((job *)arg)->pending, memory_order_acquire) == 0;
+}
 
 static void run_part(job *j, int part) {
   int64_t lo = part * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
   if (lo < hi) j->fn(j->ctx, part, lo, hi);
-  pthread_mutex_lock(&j->m);
-  if (--j->pending == 0) pthread_cond_signal(&j->done);
-  pthread_mutex_unlock(&j->m);
+  /* after the last decrement j may be gone (its caller returns): only the
+     pool is touched from here on */
+  if (atomic_fetch_sub_explicit(&j->pending, 1, memory_order_acq_rel) == 1) {
+    pthread_mutex_lock(&pool.m);
+    pthread_cond_broadcast(&pool.done);
+    pthread_mutex_unlock(&pool.m);
+  }
+}
+
+/* under pool.m, with a task queued */
+static task pop_task(void) {
+  task t = pool.queue[pool.head];
+  pool.head = (pool.head + 1) % NB__QUEUE, pool.count--;
+  atomic_store_explicit(&pool.queued, pool.count, memory_order_relaxed);
+  return t;
 }
 
 static void *worker(void *arg) {
   (void)arg;
   for (;;) {
+    spin_until(queue_nonempty, NULL);
     pthread_mutex_lock(&pool.m);
+    pool.sleepers++;
     while (pool.count == 0) pthread_cond_wait(&pool.work, &pool.m);
-    task t = pool.queue[pool.head];
-    pool.head = (pool.head + 1) % 64, pool.count--;
+    pool.sleepers--;
+    task t = pop_task();
     pthread_mutex_unlock(&pool.m);
     run_part(t.job, t.part);
   }
@@ -59,9 +113,11 @@ static void start(void) {
   if (n < 1) n = 1;
   if (n > NB__MAX_THREADS) n = NB__MAX_THREADS;
   pool.nthreads = 1;
-  if (pthread_mutex_init(&pool.m, NULL) || pthread_cond_init(&pool.work, NULL)) return;
+  if (pthread_mutex_init(&pool.m, NULL) || pthread_cond_init(&pool.work, NULL) ||
+      pthread_cond_init(&pool.done, NULL))
+    return;
   for (long i = 1; i < n; i++) {
-    pthread_t t;
+    pthread_t      t;
     pthread_attr_t a;
     if (pthread_attr_init(&a)) break;
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
@@ -77,40 +133,53 @@ int nb__pool_threads(void) {
   return pool.nthreads;
 }
 
-void nb__parallel_for(int64_t n, nb__range_fn fn, void *ctx) {
-  int parts = nb__pool_threads();
-  job j = {.fn = fn, .ctx = ctx, .n = n, .chunk = (n + parts - 1) / parts, .pending = parts};
-  if (parts <= 1 || pthread_mutex_init(&j.m, NULL)) {
-    fn(ctx, 0, 0, n);
-    return;
-  }
-  if (pthread_cond_init(&j.done, NULL)) {
-    pthread_mutex_destroy(&j.m);
-    fn(ctx, 0, 0, n);
-    return;
-  }
-  /* room is checked and taken under one lock; a full queue (many callers at
-     once) means this caller runs its whole job itself */
+/* queues parts 1.. of j; false when the queue has no room (many callers at
+   once), and then nothing is queued */
+static bool queue_parts(job *j, int parts) {
   pthread_mutex_lock(&pool.m);
-  bool queued = pool.count + parts - 1 <= 64;
-  if (queued) {
-    for (int p = 1; p < parts; p++) pool.queue[(pool.head + pool.count++) % 64] = (task){&j, p};
-    pthread_cond_broadcast(&pool.work);
+  bool room = pool.count + parts - 1 <= NB__QUEUE;
+  if (room) {
+    for (int p = 1; p < parts; p++) pool.queue[(pool.head + pool.count++) % NB__QUEUE] = (task){j, p};
+    atomic_store_explicit(&pool.queued, pool.count, memory_order_relaxed);
+    if (pool.sleepers) pthread_cond_broadcast(&pool.work);
   }
   pthread_mutex_unlock(&pool.m);
-  if (!queued) {
-    pthread_cond_destroy(&j.done);
-    pthread_mutex_destroy(&j.m);
-    for (int p = 0; p < parts; p++) {
-      int64_t lo = p * j.chunk, hi = lo + j.chunk < n ? lo + j.chunk : n;
-      if (lo < hi) fn(ctx, p, lo, hi);
+  return room;
+}
+
+/* the parts of j no worker has taken yet: the caller runs them rather than
+   wait for a sleeping worker to wake */
+static void run_own_queued(job *j) {
+  for (;;) {
+    task t = {NULL, 0};
+    pthread_mutex_lock(&pool.m);
+    for (int k = 0; k < pool.count; k++) {
+      int at = (pool.head + k) % NB__QUEUE;
+      if (pool.queue[at].job != j) continue;
+      t = pool.queue[at];
+      for (int s = k; s > 0; s--) pool.queue[(pool.head + s) % NB__QUEUE] = pool.queue[(pool.head + s - 1) % NB__QUEUE];
+      pool.head = (pool.head + 1) % NB__QUEUE, pool.count--;
+      atomic_store_explicit(&pool.queued, pool.count, memory_order_relaxed);
+      break;
     }
+    pthread_mutex_unlock(&pool.m);
+    if (!t.job) return;
+    run_part(j, t.part);
+  }
+}
+
+void nb__parallel_for(int64_t n, nb__range_fn fn, void *ctx) {
+  int parts = nb__pool_threads();
+  job j = {.fn = fn, .ctx = ctx, .n = n, .chunk = (n + parts - 1) / parts};
+  atomic_init(&j.pending, parts);
+  if (parts <= 1 || !queue_parts(&j, parts)) {
+    fn(ctx, 0, 0, n);
     return;
   }
   run_part(&j, 0);
-  pthread_mutex_lock(&j.m);
-  while (j.pending > 0) pthread_cond_wait(&j.done, &j.m);
-  pthread_mutex_unlock(&j.m);
-  pthread_cond_destroy(&j.done);
-  pthread_mutex_destroy(&j.m);
+  run_own_queued(&j);
+  if (spin_until(job_finished, &j)) return;
+  pthread_mutex_lock(&pool.m);
+  while (!job_finished(&j)) pthread_cond_wait(&pool.done, &pool.m);
+  pthread_mutex_unlock(&pool.m);
 }
