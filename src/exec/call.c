@@ -104,10 +104,19 @@ static void bind(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned c
   }
 }
 
+/* a transpose read through by products is not run: its buffer is its
+ * operand's, which the products read with swapped strides */
 static void run_node(const nb_fn *f, const nb__plan *p, nb__workspace *w, int32_t i) {
   const nb__fnode *node = &f->nodes[i];
+  if (p->through[i] == NB__THROUGH_SWAP) return;
   for (int s = 0; s < node->n.nsrc; s++) w->args[s] = w->buf[node->src[s]];
-  nb__prims[node->n.op]->eval(&node->n, p->srcs + p->first[i], w->buf[i], w->args);
+  const nb__node *const *srcs = p->srcs + p->first[i];
+  if (node->n.op == NB_OP_MATMUL) {
+    bool swap[2] = {p->through[node->src[0]] == NB__THROUGH_SWAP, p->through[node->src[1]] == NB__THROUGH_SWAP};
+    nb__matmul_swapped(&node->n, srcs, w->buf[i], w->args, swap);
+    return;
+  }
+  nb__prims[node->n.op]->eval(&node->n, srcs, w->buf[i], w->args);
 }
 
 typedef struct group_run {

@@ -70,6 +70,11 @@ struct nb__plan {
   size_t           bytes; /* workspace size */
 };
 
+/* matmul with operand k read as the transpose of its last two axes when
+ * swap[k] (prim/matmul.c); s are the operands as the node sees them */
+void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,
+                        const bool swap[2]);
+
 nb__plan *nb__plan_new(const nb_fn *f);
 /* f's plan, made at the first need (under f's lock); NULL when out of memory */
 nb__plan *nb__plan_get(nb_fn *f);

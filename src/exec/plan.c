@@ -60,9 +60,10 @@ static bool guardable_pad(const nb__node *n) {
 }
 
 /* Transposes of the last two axes read only by matmuls, as the left operand
- * or as a right operand of at least 8 rows (the product is then written as
- * dot products along the operand's rows), and not an output: generated code
- * reads their operand with the two strides swapped (emit/c_nests.c). */
+ * or as a right operand of at least 8 rows (generated code then writes the
+ * product as dot products along the operand's rows), and not an output: they
+ * are never made, the products read their operand with the two strides
+ * swapped (exec/call.c, emit/c_nests.c). */
 static bool swaps_last_two(const nb__node *n) {
   bool ok = n->op == NB_OP_TRANSPOSE && n->rank >= 2;
   for (int d = 0; ok && d < n->rank - 2; d++) ok = n->p.i[d] == d;
@@ -236,7 +237,7 @@ static bool assign_homes(builder *b) {
     p->home[i] = (nb__home){NB__HOME_WS, -1, -1};
     if (n->op == NB_OP_INPUT) p->home[i].kind = NB__HOME_NONE;
     if (n->op == NB_OP_CONST) p->home[i].kind = NB__HOME_CONST;
-    if (shares_buffer(f, i)) {
+    if (shares_buffer(f, i) || p->through[i] == NB__THROUGH_SWAP) { /* a swap: read in place */
       p->home[i].kind = NB__HOME_ALIAS;
       p->home[i].offset = 0;
       is_view(f, i, &p->home[i].offset);
@@ -405,10 +406,10 @@ nb__plan *nb__plan_new(const nb_fn *f) {
     form_groups(&b);
     compact_members(&b);
     mark_outside(&b);
+    mark_through(f, p->through);
     ok = assign_homes(&b);
   }
   if (ok) {
-    mark_through(f, p->through);
     liveness(&b);
     ok = allocate(&b);
   }

@@ -32,21 +32,43 @@ static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *co
   return NB_OK;
 }
 
+/* The shape of one product and where its operands' elements are: A[i, l]
+ * of batch item q at a[q * m * k + i * ar + l * ac], B[l, j] likewise; an
+ * operand read as the transpose of its buffer has its strides swapped. */
+typedef struct mm_dims {
+  int64_t batch, m, nn, k;
+  int64_t ar, ac, br, bc;
+  bool    masked;
+} mm_dims;
+
+static mm_dims dims_of(const nb__node *n, const nb__node *const *s, const bool swap[2]) {
+  int     r = n->rank;
+  mm_dims d = {1, n->shape[r - 2], n->shape[r - 1], s[0]->shape[r - 1], 0, 0, 0, 0, n->p.i[0] != 0};
+  for (int x = 0; x < r - 2; x++) d.batch *= n->shape[x];
+  d.ar = swap[0] ? 1 : d.k, d.ac = swap[0] ? d.m : 1;
+  d.br = swap[1] ? 1 : d.nn, d.bc = swap[1] ? d.k : 1;
+  return d;
+}
+
+/* the i-l-j order: the innermost loop runs along B's rows, which vectorizes
+ * when they are contiguous */
 #define NB__MATMUL_LOOP(T)                                                               \
   do {                                                                                   \
-    T *c = out;                                                                          \
+    T       *c = out;                                                                    \
     const T *pa = in[0], *pb = in[1];                                                    \
-    for (int64_t q = 0; q < batch; q++, c += m * nn, pa += m * k, pb += k * nn)          \
-      for (int64_t i = 0; i < m; i++) {                                                  \
-        T *ci = c + i * nn;                                                              \
-        for (int64_t j = 0; j < nn; j++) ci[j] = 0;                                      \
-        for (int64_t l = 0; l < k; l++) {                                                \
-          T        ail = pa[i * k + l];                                                  \
-          const T *bl = pb + l * nn;                                                     \
-          if (!masked)                                                                   \
-            for (int64_t j = 0; j < nn; j++) ci[j] += ail * bl[j];                       \
+    for (int64_t q = 0; q < d.batch; q++, c += d.m * d.nn, pa += d.m * d.k, pb += d.k * d.nn) \
+      for (int64_t i = 0; i < d.m; i++) {                                                \
+        T *ci = c + i * d.nn;                                                            \
+        for (int64_t j = 0; j < d.nn; j++) ci[j] = 0;                                    \
+        for (int64_t l = 0; l < d.k; l++) {                                              \
+          T        ail = pa[i * d.ar + l * d.ac];                                        \
+          const T *bl = pb + l * d.br;                                                   \
+          if (d.bc != 1)                                                                 \
+            for (int64_t j = 0; j < d.nn; j++) ci[j] += d.masked && (ail == 0 || bl[j * d.bc] == 0) ? 0 : ail * bl[j * d.bc]; \
+          else if (!d.masked)                                                            \
+            for (int64_t j = 0; j < d.nn; j++) ci[j] += ail * bl[j];                     \
           else if (ail != 0)                                                             \
-            for (int64_t j = 0; j < nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];      \
+            for (int64_t j = 0; j < d.nn; j++) ci[j] += bl[j] == 0 ? 0 : ail * bl[j];    \
         }                                                                                \
       }                                                                                  \
   } while (0)
@@ -55,49 +77,55 @@ static nb_status infer_matmul(const char *api, nb__node *out, const nb__node *co
 /* below this many multiply-adds the built-in loop beats a BLAS call */
 enum { BLAS_MIN_WORK = 32768 };
 
-#define NB__ALL_FINITE(T)                                                                \
+/* true when no element is inf or NaN (all exponent bits set); integer
+ * tests, so the loop vectorizes */
+#define NB__ALL_FINITE(T, U, EXP)                                                        \
   static bool all_finite_##T(const T *x, int64_t n) {                                    \
-    T acc = 0;                                                                           \
-    for (int64_t i = 0; i < n; i++) acc += x[i] * 0; /* NaN if any is inf or NaN */      \
-    return acc == 0;                                                                     \
+    U bad = 0;                                                                           \
+    for (int64_t i = 0; i < n; i++) {                                                    \
+      U u;                                                                               \
+      memcpy(&u, x + i, sizeof u);                                                       \
+      bad |= (u & EXP) == EXP;                                                           \
+    }                                                                                    \
+    return !bad;                                                                         \
   }
-NB__ALL_FINITE(double)
-NB__ALL_FINITE(float)
+NB__ALL_FINITE(double, uint64_t, UINT64_C(0x7ff0000000000000))
+NB__ALL_FINITE(float, uint32_t, UINT32_C(0x7f800000))
 
-/* one gemm per batch item; a masked product may use BLAS when no factor
- * is inf or NaN, since then a zero factor already gives a zero term */
-static bool blas_matmul(const nb__node *n, int64_t batch, int64_t m, int64_t nn, int64_t k,
-                        void *out, const void *const *in) {
-  if (m * nn * k < BLAS_MIN_WORK || m > INT32_MAX || nn > INT32_MAX || k > INT32_MAX) return false;
-  int64_t sa = m * k, sb = k * nn, sc = m * nn;
-  if (n->dtype == NB_F64) {
-    const double *a = in[0], *b = in[1];
-    if (n->p.i[0] && !(all_finite_double(a, batch * sa) && all_finite_double(b, batch * sb))) return false;
-    for (int64_t q = 0; q < batch; q++)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nn, (int)k, 1.0, a + q * sa,
-                  (int)k, b + q * sb, (int)nn, 0.0, (double *)out + q * sc, (int)nn);
-  } else {
-    const float *a = in[0], *b = in[1];
-    if (n->p.i[0] && !(all_finite_float(a, batch * sa) && all_finite_float(b, batch * sb))) return false;
-    for (int64_t q = 0; q < batch; q++)
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nn, (int)k, 1.0f, a + q * sa,
-                  (int)k, b + q * sb, (int)nn, 0.0f, (float *)out + q * sc, (int)nn);
-  }
+/* one gemm per batch item (a swapped operand is BLAS's transposed one); a
+ * masked product may use BLAS when no factor is inf or NaN, since then a
+ * zero factor already gives a zero term */
+#define NB__BLAS_MATMUL(T, GEMM)                                                         \
+  do {                                                                                   \
+    const T *a = in[0], *b = in[1];                                                      \
+    if (d.masked && !(all_finite_##T(a, d.batch * sa) && all_finite_##T(b, d.batch * sb))) return false; \
+    for (int64_t q = 0; q < d.batch; q++)                                                \
+      GEMM(CblasRowMajor, d.ac != 1 ? CblasTrans : CblasNoTrans, d.bc != 1 ? CblasTrans : CblasNoTrans, \
+           (int)d.m, (int)d.nn, (int)d.k, 1, a + q * sa, (int)(d.ac != 1 ? d.ac : d.ar), b + q * sb, \
+           (int)(d.bc != 1 ? d.bc : d.br), 0, (T *)out + q * sc, (int)d.nn);            \
+  } while (0)
+
+static bool blas_matmul(const nb__node *n, mm_dims d, void *out, const void *const *in) {
+  if (d.m * d.nn * d.k < BLAS_MIN_WORK || d.m > INT32_MAX || d.nn > INT32_MAX || d.k > INT32_MAX) return false;
+  int64_t sa = d.m * d.k, sb = d.k * d.nn, sc = d.m * d.nn;
+  if (n->dtype == NB_F64) NB__BLAS_MATMUL(double, cblas_dgemm);
+  else NB__BLAS_MATMUL(float, cblas_sgemm);
   return true;
 }
 #endif
 
-static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out,
-                        const void *const *in) {
-  int     r = n->rank;
-  int64_t m = n->shape[r - 2], nn = n->shape[r - 1], k = s[0]->shape[r - 1], batch = 1;
-  for (int d = 0; d < r - 2; d++) batch *= n->shape[d];
+void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,
+                        const bool swap[2]) {
+  mm_dims d = dims_of(n, s, swap);
 #if defined(NB_HAVE_CBLAS)
-  if (!nb__reference_mode && blas_matmul(n, batch, m, nn, k, out, in)) return;
+  if (!nb__reference_mode && blas_matmul(n, d, out, in)) return;
 #endif
-  bool masked = n->p.i[0] != 0;
   if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
   else NB__MATMUL_LOOP(float);
+}
+
+static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out, const void *const *in) {
+  nb__matmul_swapped(n, s, out, in, (const bool[2]){false, false});
 }
 
 /* n's matmul (masked or not) of a and b */
