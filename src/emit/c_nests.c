@@ -187,24 +187,25 @@ static mm_operand mm_operand_of(const emitter *e, int32_t x) {
 }
 
 /* C[i, j] for j in [j0, j0 + w) as w dot products walked together (w
- * independent sums keep the adder busy, and A's row is loaded once) */
+ * independent sums keep the adder busy, and A's row is loaded once); in the
+ * operands' type, as the i-l-j order accumulates */
 static void put_dots(FILE *o, mm_operand a, mm_operand b, int64_t k, const char *term, const char *j0, int w,
                      const char *t) {
-  fprintf(o, "        double acc0 = 0");
+  fprintf(o, "        %s acc0 = 0", t);
   for (int c = 1; c < w; c++) fprintf(o, ", acc%d = 0", c);
   fprintf(o, ";\n        NB_SIMD_SUM%d\n        for (int64_t l = 0; l < %lld; l++) {\n", w, (long long)k);
-  fprintf(o, "          const double x = ai[l * %lld];\n", (long long)a.col);
+  fprintf(o, "          const %s x = ai[l * %lld];\n", t, (long long)a.col);
   for (int c = 0; c < w; c++)
-    fprintf(o, "          { const double y = bq[(%s + %d) * %lld + l]; acc%d += %s; }\n", j0, c, (long long)b.col, c,
+    fprintf(o, "          { const %s y = bq[(%s + %d) * %lld + l]; acc%d += %s; }\n", t, j0, c, (long long)b.col, c,
             term);
   fprintf(o, "        }\n");
   for (int c = 0; c < w; c++) fprintf(o, "        ci[%s + %d] = (%s)acc%d;\n", j0, c, t, c);
 }
 
 /* A right operand read through a transpose: dot products along its
- * operand's rows, four at a time. A right operand with contiguous rows:
- * for few columns, or few rows (k) and no mask, each output element's whole
- * sum in registers (one vector lane each); else the i-l-j order, which
+ * operand's rows, four at a time. A right operand with contiguous rows: for
+ * few columns, a row of accumulators; for few rows (k) and no mask, each
+ * output element's whole sum in one vector lane; else the i-l-j order, which
  * vectorizes over columns and skips a zero A[i, l] once for its whole row.
  * Masked: a zero factor makes a zero term. */
 static void put_matmul(const emitter *e, int32_t i) {
@@ -230,12 +231,19 @@ static void put_matmul(const emitter *e, int32_t i) {
     fprintf(o, "      }\n    }\n");
     return;
   }
-  if (nn < 8 || (k <= 16 && !masked)) { /* each output element's sum in registers */
-    fprintf(o, "      %s\n      for (int64_t j = 0; j < %lld; j++) {\n        double acc = 0;\n", nn < 8 ? "" : "NB_SIMD",
-            (long long)nn);
-    fprintf(o, "        for (int64_t l = 0; l < %lld; l++) {\n", (long long)k);
+  if (nn < 8) { /* a row of accumulators in registers */
+    fprintf(o, "      double acc[%lld] = {0};\n      for (int64_t l = 0; l < %lld; l++)\n", (long long)nn, (long long)k);
+    fprintf(o, "        for (int64_t j = 0; j < %lld; j++) {\n", (long long)nn);
     fprintf(o, "          const double x = ai[l * %lld], y = bq[l * %lld + j];\n", (long long)a.col, (long long)b.row);
-    fprintf(o, "          acc += %s;\n        }\n        ci[j] = (%s)acc;\n      }\n    }\n", term, t);
+    fprintf(o, "          acc[j] += %s;\n        }\n", term);
+    fprintf(o, "      for (int64_t j = 0; j < %lld; j++) ci[j] = (%s)acc[j];\n    }\n", (long long)nn, t);
+    return;
+  }
+  if (k <= 16 && !masked) { /* each output element's whole sum in one vector lane */
+    fprintf(o, "      NB_SIMD\n      for (int64_t j = 0; j < %lld; j++) {\n        double acc = 0;\n", (long long)nn);
+    fprintf(o, "        for (int64_t l = 0; l < %lld; l++) acc += ai[l * %lld] * bq[l * %lld + j];\n", (long long)k,
+            (long long)a.col, (long long)b.row);
+    fprintf(o, "        ci[j] = (%s)acc;\n      }\n    }\n", t);
     return;
   }
   fprintf(o, "      for (int64_t j = 0; j < %lld; j++) ci[j] = 0;\n", (long long)nn);

@@ -60,7 +60,7 @@ static bool guardable_pad(const nb__node *n) {
 }
 
 /* Transposes of the last two axes read only by matmuls, as the left operand
- * or as a right operand of at least 8 rows (generated code then writes the
+ * or as a right operand of at least 32 rows (generated code then writes the
  * product as dot products along the operand's rows), and not an output: they
  * are never made, the products read their operand with the two strides
  * swapped (exec/call.c, emit/c_nests.c). */
@@ -73,7 +73,7 @@ static bool swaps_last_two(const nb__node *n) {
 static bool reads_through(const nb_fn *f, uint8_t kind, int32_t reader, int s) {
   const nb__node *n = &f->nodes[reader].n, *x = &f->nodes[f->nodes[reader].src[s]].n;
   if (kind == NB__THROUGH_GUARD) return fusible(n) && n->op != NB_OP_FILL;
-  return n->op == NB_OP_MATMUL && (s == 0 || x->shape[x->rank - 2] >= 8);
+  return n->op == NB_OP_MATMUL && (s == 0 || x->shape[x->rank - 2] >= 32);
 }
 
 /* the nodes generated code reads through (plan->through); the plan keeps
