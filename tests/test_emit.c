@@ -10,9 +10,15 @@
  * repeated or reshaped); derivative functions of two composites (vjp, jvp,
  * grad, hessian, jacfwd, jacrev, hvp, vmap_sized of grad: pads, reversals,
  * scatter-adds, masked products, iotas), and a check that every primitive was
- * among the compiled nodes. Comparisons are exact where both evaluators run the
- * same formula, VM where libmvec may serve one of them, MM for products, RSUM
- * where sums run in another order (fixture.h).
+ * among the compiled nodes. Products that read a transpose's operand with
+ * swapped strides instead of making it: case by case in the text (which
+ * transposes are read through, which form each product takes), and all
+ * together natively and interpreted; the vjp and grad of sum((Q X)^2) (the
+ * GMM pattern) and their masked products, also with inf and NaN where the
+ * cotangent is zero; reductions that keep the last axis (omp simd only where
+ * the innermost steps write distinct outputs). Comparisons are exact where
+ * both evaluators run the same formula, VM where libmvec may serve one of
+ * them, MM for products, RSUM where sums run in another order (fixture.h).
  *
  * The emitted file alone: compiled with cc -std=c11 -Wall -Wextra -Werror,
  * linked into a shared object and called through dlsym: its signature
@@ -130,6 +136,25 @@ static bool compile_one_(const char *file, int line, const char *what, nb_fn *f)
   return false;
 }
 #define compile_one(what, f) compile_one_(__FILE__, __LINE__, what, f)
+
+/* f's C as nb_fn_emit_c writes it under name (the caller frees it); NULL,
+ * failing the test, when that fails */
+static char *emit_text(nb_fn *f, const char *name) {
+  if (!f) return NULL;
+  FILE     *t = tmpfile();
+  nb_status st = t ? nb_fn_emit_c(f, name, t) : NB_ERR_IO;
+  char     *text = st == NB_OK ? slurp(t) : NULL;
+  if (t) fclose(t);
+  if (!text) FAILF("nb_fn_emit_c(%s): %s \"%s\"", name, nb_status_str(st), st ? nb_errmsg() : "");
+  return text;
+}
+
+/* occurrences of s in text */
+static int count_of(const char *text, const char *s) {
+  int n = 0;
+  for (const char *p = text; p && (p = strstr(p, s)); p += strlen(s)) n++;
+  return n;
+}
 
 /* ---- every operation in one function per dtype ---------------------------------------- */
 
@@ -424,11 +449,13 @@ static nb_fn *fn_vjp_sin(void) {
 }
 
 /* vjp of a large stencil, (sum(sin(b - a^2) cos a + (1 - a)^2), sin x cos x) with
- * a = x[:-1], b = x[1:] on 200003 elements: loops large enough to run as
- * functions on the thread pool, pads recomputed at their offsets, a sum that
- * recomputes its operand */
+ * a = x[:-1], b = x[1:] on N elements, an odd number above NB__PARALLEL_MIN
+ * (299593 for 2^18): loops large enough to run as functions of their range on
+ * the thread pool (checked in the text), pads recomputed at their offsets, a
+ * sum that recomputes its operand */
+enum { STENCIL_N = NB__PARALLEL_MIN + NB__PARALLEL_MIN / 7 };
 static nb_fn *fn_vjp_stencil(void) {
-  enum { N = 200003 };
+  enum { N = STENCIL_N };
   nb_graph *g = nb_graph_new();
   nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){N});
   nb_expr  *a = nb_slice(x, 0, 0, N - 1, 1), *b = nb_slice(x, 0, 1, N, 1);
@@ -463,6 +490,11 @@ static void test_derivatives_native(void) {
     d[8] = fn_vjp_sin();
     d[9] = fn_vjp_stencil();
     for (int k = 0; k < ND; k++) derived_ok(names[k], d[k]);
+    char *text = emit_text(d[9], "stencil"); /* its loops run through NB_RUN */
+    if (text && !strstr(text, "NB_RUN(stencil_loop0, "))
+      FAILF("%s (%d elements): no loop is a function of its range (NB__PARALLEL_MIN %d)", names[9], STENCIL_N,
+            NB__PARALLEL_MIN);
+    free(text);
   }
   compile_all("derivatives", d, ND);
   for (int k = 0; k < ND; k++) {
@@ -684,6 +716,451 @@ static void test_standalone(void) {
   nb_fn_free(k);
 }
 
+/* ---- products read through transposes ----------------------------------------------
+ * A transpose of the last two axes that only products read (as the left
+ * operand, or as a right operand of at least SWAP_MIN_ROWS rows) and that is
+ * no output is never made (the plan's NB__THROUGH_SWAP): the products read its
+ * operand with the two strides swapped, and the file says so in a comment.
+ * The forms of a product in the file, told apart by a text only each has: a
+ * right operand read through as dot products, 4 columns at a time and the
+ * rest one by one (DOTS); a contiguous right operand of fewer than 8 columns,
+ * a row of accumulators (ROW); of at most 16 rows and unmasked, each output
+ * element's sum in a vector lane (LANE); else the i-l-j order (ILJ). The left
+ * operand may be read through in each. The sizes of the cases below sit on
+ * both sides of these bounds (SWAP_MIN_ROWS: exec/plan.c, reads_through; the
+ * forms: emit/c_nests.c, put_matmul). */
+enum { SWAP_MIN_ROWS = 32 };
+
+static const char SWAP_NOTE[] = "read by the products below with swapped strides";
+enum { F_DOTS, F_ROW, F_LANE, F_ILJ, NFORMS };
+static const char *const FORM_TEXT[NFORMS] = {"j + 4 <= ", "double acc[", "double acc = 0;", " ail = ai["};
+/* the masked forms DOTS, ROW and ILJ (there is no masked LANE) */
+static const char *const MASKED_TEXT[3] = {"acc0 += x == 0 || y == 0 ? 0 : x * y;",
+                                           "acc[j] += x == 0 || y == 0 ? 0 : x * y;", "if (ail != 0)"};
+static const int64_t MM_BATCH[2] = {3, 2}; /* batch axes, when there are any */
+
+/* x with its last two axes swapped */
+static nb_expr *swap_last(nb_expr *x) {
+  int p[NB_MAX_RANK], r = x ? nb_expr_rank(x) : 0;
+  if (r < 2) return NULL;
+  for (int d = 0; d < r; d++) p[d] = d;
+  p[r - 2] = r - 1, p[r - 1] = r - 2;
+  return nb_transpose(x, p);
+}
+
+/* [MM_BATCH[0, nbatch)..., rows, cols] in s; returns its rank */
+static int mat_shape(int64_t *s, int nbatch, int64_t rows, int64_t cols) {
+  for (int d = 0; d < nbatch; d++) s[d] = MM_BATCH[d];
+  s[nbatch] = rows, s[nbatch + 1] = cols;
+  return nbatch + 2;
+}
+
+/* an input named <side><id> */
+static nb_expr *named_input(nb_graph *g, nb_dtype dt, char side, int id, int rank, const int64_t *shape) {
+  char name[16];
+  snprintf(name, sizeof name, "%c%d", side, id);
+  return nb_input(g, name, dt, rank, shape);
+}
+
+/* what else reads a case's transpose (its right operand's, else its left's) */
+enum {
+  X_NONE,
+  X_NEG,   /* a neg: the transpose is made */
+  X_OUT,   /* it is also an output: made */
+  X_TWICE, /* it is also the left operand of a second product */
+  X_EXP,   /* not an input's transpose: the transpose of exp(input), in the workspace */
+  X_BCAST, /* the right operand is 2-D and the left batched: the transpose is broadcast, made */
+  X_PERM   /* the right operand's transpose also swaps the two batch axes: made */
+};
+
+/* left [batch.., m, k] times right [batch.., k, nn], each an input or (tl, tr)
+ * an input's transpose; nswap transposes read through; form of the product */
+typedef struct mm_case {
+  const char *what;
+  int         nbatch;
+  int64_t     m, k, nn;
+  bool        tl, tr;
+  int         extra, form, nswap;
+} mm_case;
+
+static const mm_case MM_CASES[] = {
+    /* the right operand read through: dot products, columns not a multiple of 4 */
+    {"right^T, 1 column, SWAP_MIN_ROWS rows", 0, 3, SWAP_MIN_ROWS, 1, false, true, X_NONE, F_DOTS, 1},
+    {"right^T, 3 columns, batched", 1, 5, SWAP_MIN_ROWS + 3, 3, false, true, X_NONE, F_DOTS, 1},
+    {"right^T, 4 columns, one row", 0, 1, SWAP_MIN_ROWS + 5, 4, false, true, X_NONE, F_DOTS, 1},
+    {"right^T, 5 columns, 2 batch axes", 2, 4, SWAP_MIN_ROWS + 1, 5, false, true, X_NONE, F_DOTS, 1},
+    {"right^T, 9 columns", 1, 6, SWAP_MIN_ROWS + 5, 9, false, true, X_NONE, F_DOTS, 1},
+    /* the left operand read through, the right one contiguous */
+    {"left^T, 3 columns", 1, 5, 6, 3, true, false, X_NONE, F_ROW, 1},
+    {"left^T, 9 columns, k 16", 0, 7, 16, 9, true, false, X_NONE, F_LANE, 1},
+    {"left^T, 10 columns, k 17", 1, 3, 17, 10, true, false, X_NONE, F_ILJ, 1},
+    {"left^T, k 1", 0, 4, 1, 9, true, false, X_NONE, F_LANE, 1},
+    {"left^T, one row, one column", 1, 1, 5, 1, true, false, X_NONE, F_ROW, 1},
+    /* both read through */
+    {"both^T, 5 columns", 1, 5, SWAP_MIN_ROWS + 1, 5, true, true, X_NONE, F_DOTS, 2},
+    {"both^T, 4 columns, SWAP_MIN_ROWS rows, 2 batch axes", 2, 3, SWAP_MIN_ROWS, 4, true, true, X_NONE, F_DOTS, 2},
+    /* a right operand of fewer rows is made */
+    {"right^T of SWAP_MIN_ROWS - 1 rows", 1, 4, SWAP_MIN_ROWS - 1, 5, false, true, X_NONE, F_ROW, 0},
+    {"left^T and right^T of 3 rows", 0, 4, 3, 9, true, true, X_NONE, F_LANE, 1},
+    /* no transpose: the contiguous forms */
+    {"7 columns, k 20", 0, 3, 20, 7, false, false, X_NONE, F_ROW, 0},
+    {"8 columns, k 16", 1, 5, 16, 8, false, false, X_NONE, F_LANE, 0},
+    {"8 columns, k 17", 1, 3, 17, 8, false, false, X_NONE, F_ILJ, 0},
+    /* transposes something else reads are made */
+    {"right^T also negated", 1, 3, SWAP_MIN_ROWS + 1, 5, false, true, X_NEG, F_ROW, 0},
+    {"left^T also negated", 0, 4, 6, 9, true, false, X_NEG, F_LANE, 0},
+    {"right^T also an output", 1, 2, SWAP_MIN_ROWS + 2, 3, false, true, X_OUT, F_ROW, 0},
+    {"left^T also an output", 0, 3, 20, 9, true, false, X_OUT, F_ILJ, 0},
+    {"right^T also a left operand", 1, 3, SWAP_MIN_ROWS + 1, 5, false, true, X_TWICE, F_DOTS, 1},
+    {"right^T of 6 rows also a left operand", 0, 3, 6, 5, false, true, X_TWICE, F_ROW, 0},
+    {"right^T broadcast to a batch", 1, 4, SWAP_MIN_ROWS + 1, 5, false, true, X_BCAST, F_ROW, 0},
+    {"right transposed across batch axes", 2, 3, SWAP_MIN_ROWS + 1, 5, false, true, X_PERM, F_ROW, 0},
+    /* operands in the workspace, which must live until the product reads them */
+    {"both^T of exp", 1, 4, SWAP_MIN_ROWS + 1, 9, true, true, X_EXP, F_DOTS, 2},
+    {"left^T of exp, k 19", 0, 5, 19, 11, true, false, X_EXP, F_ILJ, 1},
+};
+enum { NMM = sizeof MM_CASES / sizeof *MM_CASES };
+
+/* case c's right operand (its input appended to in) */
+static nb_expr *mm_right(nb_graph *g, nb_dtype dt, const mm_case *c, int id, nb_expr **in, int *nin) {
+  int64_t s[NB_MAX_RANK];
+  if (c->extra == X_PERM) { /* [2, 3, nn, k] -> [3, 2, k, nn] */
+    int64_t ps[4] = {MM_BATCH[1], MM_BATCH[0], c->nn, c->k};
+    return nb_transpose(in[(*nin)++] = named_input(g, dt, 'b', id, 4, ps), (int[]){1, 0, 3, 2});
+  }
+  int      r = mat_shape(s, c->extra == X_BCAST ? 0 : c->nbatch, c->tr ? c->nn : c->k, c->tr ? c->k : c->nn);
+  nb_expr *b = in[(*nin)++] = named_input(g, dt, 'b', id, r, s);
+  if (c->extra == X_EXP) b = nb_exp(b);
+  return c->tr ? swap_last(b) : b;
+}
+
+/* case c's inputs (appended to in) and outputs (put in O) */
+static void mm_case_put(nb_graph *g, nb_dtype dt, const mm_case *c, int id, nb_expr **in, int *nin, outs *O) {
+  int64_t  s[NB_MAX_RANK];
+  int      r = mat_shape(s, c->nbatch, c->tl ? c->k : c->m, c->tl ? c->m : c->k);
+  nb_expr *a = in[(*nin)++] = named_input(g, dt, 'a', id, r, s);
+  if (c->extra == X_EXP) a = nb_exp(a);
+  nb_expr *A = c->tl ? swap_last(a) : a, *B = mm_right(g, dt, c, id, in, nin);
+  nb_expr *t = c->tr ? B : A;
+  put(O, c->extra == X_EXP ? RSUM : MM, nb_matmul(A, B));
+  if (c->extra == X_NEG) put(O, EXACT, nb_neg(t));
+  if (c->extra == X_OUT) put(O, EXACT, t);
+  if (c->extra == X_TWICE) { /* t [batch.., k, nn] times w [batch.., nn, 2] */
+    r = mat_shape(s, c->nbatch, c->nn, 2);
+    put(O, MM, nb_matmul(t, in[(*nin)++] = named_input(g, dt, 'w', id, r, s)));
+  }
+}
+
+/* the cases [first, first + count) in one function (no input shared between cases) */
+static nb_fn *fn_mm(nb_dtype dt, int first, int count, outs *O) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[FX_MAXBUFS];
+  int       nin = 0;
+  memset(O, 0, sizeof *O);
+  for (int c = first; c < first + count; c++) mm_case_put(g, dt, &MM_CASES[c], c, in, &nin, O);
+  char what[96];
+  snprintf(what, sizeof what, "%s %s", count == 1 ? MM_CASES[first].what : "products", dtname(dt));
+  nb_fn *f = make_fn(what, g, nin, in, O->n, O->o);
+  nb_graph_free(g);
+  return f;
+}
+
+/* each case alone: the transposes read through, and the product's form */
+static void test_matmul_forms_text(void) {
+  int total = 0;
+  for (int c = 0; c < NMM; c++) {
+    const mm_case *k = &MM_CASES[c];
+    outs           O;
+    nb_fn         *f = fn_mm(NB_F64, c, 1, &O);
+    char          *text = emit_text(f, "mm");
+    if (text && count_of(text, SWAP_NOTE) != k->nswap)
+      FAILF("%s: %d transposes read through, want %d", k->what, count_of(text, SWAP_NOTE), k->nswap);
+    if (text && !strstr(text, FORM_TEXT[k->form])) FAILF("%s: no product with \"%s\"", k->what, FORM_TEXT[k->form]);
+    total += k->nswap;
+    free(text);
+    nb_fn_free(f);
+  }
+  outs   O;
+  nb_fn *f = fn_mm(NB_F32, 0, NMM, &O);
+  char  *text = emit_text(f, "mm_all");
+  if (text && count_of(text, SWAP_NOTE) != total)
+    FAILF("every case in one f32 function: %d transposes read through, want %d", count_of(text, SWAP_NOTE), total);
+  free(text);
+  nb_fn_free(f);
+}
+
+/* every case in one function per dtype: interpreted (the interpreter reads
+ * the same transposes through), native, and the f32 one as a file alone */
+static void test_matmul_forms_native(void) {
+  outs   O[2];
+  nb_fn *f[2] = {fn_mm(NB_F64, 0, NMM, &O[0]), fn_mm(NB_F32, 0, NMM, &O[1])};
+  char   what[2][64];
+  for (int d = 0; d < 2; d++) {
+    snprintf(what[d], sizeof what[d], "products %s (%d outputs)", d ? "f32" : "f64", O[d].n);
+    check_fn_io(what[d], f[d], NULL, O[d].mode, 290u + (unsigned)d);
+  }
+  compile_all("products", f, 2);
+  for (int d = 0; d < 2; d++) {
+    if (!f[d] || !f[d]->native) continue;
+    check_fn_io(what[d], f[d], NULL, O[d].mode, 300u + (unsigned)d);
+    if (d) standalone(what[d], f[d], "mm32", NULL, O[d].mode, 310u); /* -Wall -Wextra -Werror */
+  }
+  nb_fn_free(f[0]);
+  nb_fn_free(f[1]);
+}
+
+/* ---- masked products: derivatives of the GMM pattern ------------------------------
+ * sum((Q X)^2) with Q [batch.., d, d] and X [batch.., d, n]: its vjp has the
+ * masked products Q^T ct (Q^T read through; ct's n columns: ILJ, or ROW below
+ * 8) and ct X^T (d columns; X^T read through as dot products when n >=
+ * SWAP_MIN_ROWS, else made: ILJ, or ROW below 8 columns) */
+typedef struct qx_term {
+  int     nbatch;
+  int64_t d, n;
+} qx_term;
+
+static const qx_term QX_TERMS[] = {{1, 10, 37},
+                                   {0, 4, SWAP_MIN_ROWS},
+                                   {1, 1, SWAP_MIN_ROWS + 1},
+                                   {2, 3, SWAP_MIN_ROWS + 3},
+                                   {1, 5, 9},
+                                   {0, 9, 5}};
+enum { NQX = sizeof QX_TERMS / sizeof *QX_TERMS };
+
+/* transposes the vjp of the terms reads through */
+static int qx_swaps(const qx_term *t, int n) {
+  int swaps = 0;
+  for (int k = 0; k < n; k++) swaps += 1 + (t[k].n >= SWAP_MIN_ROWS);
+  return swaps;
+}
+
+/* the row and column of Q X that a mask drops (fn_qx) */
+enum { ZROW = 1, ZCOL = 2 };
+
+/* where(mask, y, 0), the mask 0 on row ZROW and column ZCOL of every matrix */
+static nb_expr *drop_row_col(nb_graph *g, nb_expr *y) {
+  if (!y) return NULL;
+  int            r = nb_expr_rank(y);
+  const int64_t *s = nb_expr_shape(y);
+  int64_t        n = numel(r, s), rows = s[r - 2], cols = s[r - 1];
+  double        *m = malloc((size_t)n * sizeof *m);
+  if (!m) return NULL;
+  for (int64_t i = 0; i < n; i++) m[i] = (i / cols) % rows == ZROW || i % cols == ZCOL ? 0 : 1;
+  nb_expr *c = nb_const(g, NB_F64, r, s, m);
+  free(m);
+  return nb_where(c, y, nb_scalar(g, 0));
+}
+
+/* (q0, x0, q1, x1, ...) -> sum over the terms of sum(P^2), P = Q X, or (drop)
+ * P = Q X with a row and a column dropped */
+static nb_fn *fn_qx(nb_dtype dt, const qx_term *terms, int nterms, bool drop) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[2 * NQX], *y = nb_scalar(g, 0);
+  int64_t   s[NB_MAX_RANK];
+  for (int k = 0; k < nterms && k < NQX; k++) {
+    const qx_term *t = &terms[k];
+    int            r = mat_shape(s, t->nbatch, t->d, t->d);
+    in[2 * k] = named_input(g, dt, 'q', k, r, s);
+    r = mat_shape(s, t->nbatch, t->d, t->n);
+    in[2 * k + 1] = named_input(g, dt, 'x', k, r, s);
+    nb_expr *p = nb_matmul(in[2 * k], in[2 * k + 1]);
+    y = nb_add(y, SUM(nb_square(drop ? drop_row_col(g, p) : p)));
+  }
+  nb_fn *f = make_fn(drop ? "sum((Q X)^2), dropped" : "sum((Q X)^2)", g, 2 * nterms, in, 1, &y);
+  nb_graph_free(g);
+  return f;
+}
+
+/* the vjp in f32 and the grad in f64 (test_masked_products_nonfinite has the
+ * other two) against the reference; the transposes they read through */
+static void test_matmul_derivatives_native(void) {
+  enum { NQD = 2 };
+  static const char *const names[NQD] = {"vjp of sum((Q X)^2) f32", "grad of sum((Q X)^2) f64"};
+  nb_fn *p[2] = {fn_qx(NB_F32, QX_TERMS, NQX, false), fn_qx(NB_F64, QX_TERMS, NQX, false)};
+  nb_fn *d[NQD] = {NULL};
+  if (p[0] && p[1]) {
+    d[0] = nb_vjp(p[0], NULL), d[1] = nb_grad(p[1], NULL);
+    for (int k = 0; k < NQD; k++) derived_ok(names[k], d[k]);
+  }
+  for (int k = 0; k < NQD; k++) {
+    char *text = emit_text(d[k], "qx");
+    if (text && count_of(text, SWAP_NOTE) != qx_swaps(QX_TERMS, NQX))
+      FAILF("%s: %d transposes read through, want %d", names[k], count_of(text, SWAP_NOTE), qx_swaps(QX_TERMS, NQX));
+    for (int form = 0; text && form < 3; form++)
+      if (!strstr(text, MASKED_TEXT[form])) FAILF("%s: no masked product with \"%s\"", names[k], MASKED_TEXT[form]);
+    free(text);
+  }
+  int modes[FX_MAXBUFS];
+  for (int j = 0; j < FX_MAXBUFS; j++) modes[j] = RSUM;
+  for (int pass = 0; pass < 2; pass++) { /* interpreted, then native */
+    if (pass) compile_all("products' derivatives", d, NQD);
+    for (int k = 0; k < NQD; k++) {
+      if (!d[k] || (pass && !d[k]->native)) continue;
+      char what[80];
+      snprintf(what, sizeof what, "%s, %s", names[k], pass ? "native" : "interpreted");
+      check_fn_io(what, d[k], NULL, modes, 400u + (unsigned)k);
+    }
+  }
+  for (int k = 0; k < NQD; k++) nb_fn_free(d[k]);
+  nb_fn_free(p[0]), nb_fn_free(p[1]);
+}
+
+/* The dropped row and column of P = Q X get a zero cotangent, so the masked
+ * products of the vjp must give zero terms there even where Q or X is inf or
+ * NaN: of the rank-3 GMM shape (DOTS and ILJ) and of a rank-2 one of 6
+ * columns (ROW, X^T made). */
+static const qx_term QX_DROP[] = {{1, 10, 37}, {0, 5, 6}};
+enum { NQX_DROP = sizeof QX_DROP / sizeof *QX_DROP };
+
+/* Q[last item, ZROW, 3] and X[first item, 4, ZCOL] not finite */
+static void put_nonfinite(bufs *in) {
+  for (int t = 0; t < NQX_DROP; t++) {
+    const qx_term *q = &QX_DROP[t];
+    int64_t        items = numel(q->nbatch, MM_BATCH);
+    setv(in, 2 * t, (items - 1) * q->d * q->d + ZROW * q->d + 3, t ? -INFINITY : NAN);
+    setv(in, 2 * t + 1, 4 * q->n + ZCOL, t ? NAN : INFINITY);
+  }
+}
+
+/* nb_call of f (a derivative of fn_qx(.., QX_DROP, .., true)) against the
+ * reference, whose outputs must all be finite, on inputs with put_nonfinite */
+static void check_nonfinite(const char *what, nb_fn *f, uint64_t seed) {
+  bufs in, got, ref;
+  memset(&in, 0, sizeof in), memset(&got, 0, sizeof got), memset(&ref, 0, sizeof ref);
+  bool ok = bufs_make(&in, f, true) && bufs_make(&got, f, false) && bufs_make(&ref, f, false);
+  if (ok) {
+    bufs_random(&in, NULL, D_ANY, seed);
+    put_nonfinite(&in);
+    ok = call_fast(f, &in, &got) == NB_OK && call_ref(f, &in, &ref) == NB_OK;
+  }
+  if (!ok) FAILF("%s: out of memory or a call failed: %s", what, nb_errmsg());
+  for (int j = 0; ok && j < ref.n; j++)
+    for (int64_t k = 0; k < ref.size[j]; k++)
+      if (!isfinite(getv(&ref, j, k))) {
+        FAILF("%s: the reference's output %d [%lld] is %g", what, j, (long long)k, getv(&ref, j, k));
+        break;
+      }
+  if (ok) compare_bufs(what, &got, &ref, NULL, RSUM, NULL, false);
+  bufs_free(&in), bufs_free(&got), bufs_free(&ref);
+}
+
+/* the vjp in f64 and the grad in f32 */
+static void test_masked_products_nonfinite(void) {
+  static const char *const names[2] = {"vjp, inf and NaN dropped, f64", "grad, inf and NaN dropped, f32"};
+  nb_fn *p[2] = {fn_qx(NB_F64, QX_DROP, NQX_DROP, true), fn_qx(NB_F32, QX_DROP, NQX_DROP, true)};
+  nb_fn *d[2] = {NULL};
+  if (p[0] && p[1]) {
+    d[0] = nb_vjp(p[0], NULL), d[1] = nb_grad(p[1], NULL);
+    for (int k = 0; k < 2; k++) derived_ok(names[k], d[k]);
+  }
+  int swaps = qx_swaps(QX_DROP, NQX_DROP);
+  for (int k = 0; k < 2; k++) {
+    char *text = emit_text(d[k], "qx_drop");
+    if (text && count_of(text, SWAP_NOTE) != swaps)
+      FAILF("%s: %d transposes read through, want %d", names[k], count_of(text, SWAP_NOTE), swaps);
+    free(text);
+  }
+  int modes[FX_MAXBUFS];
+  for (int j = 0; j < FX_MAXBUFS; j++) modes[j] = RSUM;
+  for (int pass = 0; pass < 2; pass++) { /* interpreted, then native */
+    if (pass) compile_all("masked products", d, 2);
+    for (int k = 0; k < 2; k++) {
+      if (!d[k] || (pass && !d[k]->native)) continue;
+      char what[80];
+      snprintf(what, sizeof what, "%s, %s", names[k], pass ? "native" : "interpreted");
+      check_nonfinite(what, d[k], 500u + (unsigned)k);
+      check_fn_io(what, d[k], NULL, modes, 510u + (unsigned)k);
+    }
+  }
+  for (int k = 0; k < 2; k++) nb_fn_free(d[k]);
+  nb_fn_free(p[0]), nb_fn_free(p[1]);
+}
+
+/* ---- reductions that keep the operand's last axis ---------------------------------
+ * The operand is walked in its own order, each element folded into its output
+ * element; the innermost loop carries omp simd when its steps write distinct
+ * output elements, and must not when they all fold into one (a kept last axis
+ * of length 1). */
+enum { RA_A, RA_S, RA_U, RA_C, RA_CS, RA_W, RA_V, NRA };
+static const struct {
+  const char *name;
+  int         rank;
+  int64_t     shape[4];
+  int         dom;
+} RA_IN[NRA] = {{"a", 3, {3, 6, 7}, D_ANY},      {"s", 3, {3, 6, 7}, D_SPEC},
+                {"u", 3, {3, 6, 7}, D_UNIT},     {"c", 3, {4, 6, 1}, D_ANY},
+                {"cs", 3, {5, 23, 1}, D_SPEC},   {"w", 4, {2, 5, 1, 3}, D_ANY},
+                {"v", 2, {6, 7}, D_ANY}}; /* s: inf, -inf and NaN; cs: NaN in row 4 */
+
+typedef nb_expr *(*reduce_fn)(nb_expr *, int, const int *, bool);
+static nb_expr *sum_of_exp(nb_expr *x, int naxes, const int *axes, bool keep) {
+  return nb_sum(nb_exp(x), naxes, axes, keep);
+}
+
+typedef struct ra_case {
+  const char *what;
+  reduce_fn   op;
+  int         in, naxes, axes[2];
+  bool        keep;
+  int         mode, simd; /* omp simd loops in the function of this case alone */
+} ra_case;
+
+static const ra_case RA_CASES[] = {
+    {"sum over the middle axis", nb_sum, RA_A, 1, {1}, false, RSUM, 1},
+    {"sum over the first axis, kept", nb_sum, RA_A, 1, {0}, true, RSUM, 1},
+    {"sum over the first two axes", nb_sum, RA_A, 2, {0, 1}, false, RSUM, 1},
+    {"sum over a matrix's rows", nb_sum, RA_V, 1, {0}, false, RSUM, 1},
+    {"sum over the middle axis, inf and NaN", nb_sum, RA_S, 1, {1}, false, RSUM, 1},
+    {"max over the middle axis, inf and NaN", nb_max, RA_S, 1, {1}, false, EXACT, 1},
+    {"max over the first two axes, kept", nb_max, RA_A, 2, {0, 1}, true, EXACT, 1},
+    {"prod over the middle axis", nb_prod, RA_U, 1, {1}, false, RSUM, 1},
+    {"sum over axis 1 of [2,5,1,3]", nb_sum, RA_W, 1, {1}, false, RSUM, 1},
+    {"prod over axes 0 and 2 of [2,5,1,3]", nb_prod, RA_W, 2, {0, 2}, false, RSUM, 1},
+    {"sum of exp over the middle axis", sum_of_exp, RA_A, 1, {1}, false, RSUM, 2},
+    /* a kept last axis of length 1: every innermost step folds into one element */
+    {"sum over the middle axis, last axis 1", nb_sum, RA_C, 1, {1}, false, RSUM, 0},
+    {"max over the middle axis, last axis 1, kept", nb_max, RA_CS, 1, {1}, true, EXACT, 0},
+    {"prod over the middle axis, last axis 1", nb_prod, RA_C, 1, {1}, false, RSUM, 0},
+    {"sum over the first two axes, last axis 1", nb_sum, RA_C, 2, {0, 1}, false, RSUM, 0},
+};
+enum { NRC = sizeof RA_CASES / sizeof *RA_CASES };
+
+/* the cases [first, first + count) of dtype dt, their modes in modes */
+static nb_fn *fn_ra(nb_dtype dt, int first, int count, int *modes) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[NRA], *o[NRC];
+  for (int i = 0; i < NRA; i++) in[i] = nb_input(g, RA_IN[i].name, dt, RA_IN[i].rank, RA_IN[i].shape);
+  for (int c = first; c < first + count; c++) {
+    const ra_case *r = &RA_CASES[c];
+    modes[c - first] = r->mode;
+    o[c - first] = r->op(in[r->in], r->naxes, r->axes, r->keep);
+  }
+  nb_fn *f = make_fn(count == 1 ? RA_CASES[first].what : "reductions", g, NRA, in, count, o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_reduce_along_native(void) {
+  int modes[NRC], doms[NRA];
+  for (int c = 0; c < NRC; c++) { /* alone: omp simd where the steps write distinct outputs */
+    nb_fn *f = fn_ra(NB_F64, c, 1, modes);
+    char  *text = emit_text(f, "ra");
+    if (text && !strstr(text, " *acc = &v")) FAILF("%s: not written along the operand", RA_CASES[c].what);
+    if (text && count_of(text, "  NB_SIMD\n") != RA_CASES[c].simd)
+      FAILF("%s: %d omp simd loops, want %d", RA_CASES[c].what, count_of(text, "  NB_SIMD\n"), RA_CASES[c].simd);
+    free(text);
+    nb_fn_free(f);
+  }
+  nb_fn *f[2] = {fn_ra(NB_F64, 0, NRC, modes), fn_ra(NB_F32, 0, NRC, modes)};
+  compile_all("reductions", f, 2);
+  for (int i = 0; i < NRA; i++) doms[i] = RA_IN[i].dom;
+  for (int d = 0; d < 2; d++)
+    if (f[d] && f[d]->native)
+      check_fn_io(d ? "reductions f32" : "reductions f64", f[d], doms, modes, 600u + (unsigned)d);
+  nb_fn_free(f[0]);
+  nb_fn_free(f[1]);
+}
+
 /* ---- native calls after failures, repeated compiles, compiles in threads --------------- */
 
 /* a small function and its expected outputs computed here in double */
@@ -870,13 +1347,7 @@ static void test_emit_errors(void) {
     rewind(o);
   }
   /* the text: its six functions, the version; the same every time */
-  char *text[2] = {NULL, NULL};
-  for (int k = 0; k < 2; k++) {
-    FILE *t = tmpfile();
-    CHECK(t && nb_fn_emit_c(f, "emit_f", t) == NB_OK);
-    text[k] = t ? slurp(t) : NULL;
-    if (t) fclose(t);
-  }
+  char *text[2] = {emit_text(f, "emit_f"), emit_text(f, "emit_f")};
   CHECK(text[0] && text[1]);
   if (text[0] && text[1]) {
     check_text("emit_f", text[0], "emit_f");
@@ -953,6 +1424,11 @@ void suite_emit(void) {
   RUN(test_ops_native);
   RUN(test_derivatives_native);
   RUN(test_standalone);
+  RUN(test_matmul_forms_text);
+  RUN(test_matmul_forms_native);
+  RUN(test_matmul_derivatives_native);
+  RUN(test_masked_products_nonfinite);
+  RUN(test_reduce_along_native);
   RUN(test_compile_failures);
   RUN(test_compile_same_fn_in_threads);
   RUN(test_every_primitive_native);

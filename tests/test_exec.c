@@ -44,10 +44,11 @@ static const int64_t SHAPES[NSIZES][3] = {{2, 0, 3},   {1, 1, 1}, {1, 7, 1},  {7
 /* the same sizes as rank-2 shapes */
 static const int64_t SHAPES2[NSIZES][2] = {{0, 5},   {1, 1},   {7, 1},   {7, 73},
                                            {16, 32}, {27, 19}, {25, 41}, {50, 100}};
-/* fused groups of at least NB__PARALLEL_MIN (65536) elements are split over the
+/* fused groups of at least NB__PARALLEL_MIN (2^18) elements are split over the
  * thread pool, each part with its own temporaries: just below and above */
 enum { NLARGE = 2 };
-static const int64_t LARGE[NLARGE][3] = {{1, 255, 257}, {1, 256, 257}};
+static const int64_t LARGE[NLARGE][3] = {{1, 1023, 256}, {1, 1024, 257}};
+_Static_assert(1023 * 256 < NB__PARALLEL_MIN && 1024 * 257 > NB__PARALLEL_MIN, "LARGE straddles the threshold");
 static const nb_dtype DTYPES[2] = {NB_F64, NB_F32};
 
 /* buffers, random inputs, comparisons and check_fn: fixture.h */
@@ -531,7 +532,7 @@ static void test_random_graphs(void) {
     for (int c = 0; c < ncls; c++) {
       const int64_t *shape = SHAPES2[1 + rnd(&s, NSIZES - 1)];
       if (rnd(&s, 12) == 0) shape = SHAPES2[0]; /* sometimes empty */
-      if (gi % 30 == 3 && c == 0) shape = &LARGE[1][1]; /* [256,257]: split over threads */
+      if (gi % 30 == 3 && c == 0) shape = &LARGE[1][1]; /* [1024,257]: split over threads */
       int k = 1 + rnd(&s, 2);
       for (int i = 0; i < k; i++) {
         nb_expr *x = nb_input(g, "x", DTYPES[rnd(&s, 2)], 2, shape);
@@ -631,7 +632,7 @@ static void test_derivatives(void) {
       bool   vm = d == 0;
       nb_fn *f = vm ? fn_smooth(dt, 3, LARGE[1]) : fn_plain(dt, 3, LARGE[1]);
       nb_fn *v = f ? nb_vjp(f, NULL) : NULL;
-      snprintf(what, sizeof what, "vjp %s %s n=65792", vm ? "smooth" : "plain", dtname(dt));
+      snprintf(what, sizeof what, "vjp %s %s n=263168", vm ? "smooth" : "plain", dtname(dt));
       if (f && derived_ok(what, v)) check_fn(what, v, D_ANY, vm ? VM : EXACT, 2050u);
       add_stats(&st, v);
       nb_fn_free(v);
@@ -1090,7 +1091,7 @@ static void test_workspace(void) {
        * transpose's result and the group's, muls(x, 0.25) (shared by every
        * fourth step) and the fills 0.5, 1 and 0.25 that CSE shares between
        * groups, which are materialized whole: 6 x N*8. The fused chain is one
-       * group of N >= NB__PARALLEL_MIN elements: block temporaries per thread */
+       * group: its block temporaries, one set per thread when it is split */
       CHECK(ws[tr][k] <= (tr ? 8 : 3 * nb__pool_threads()) * NB);
       nb_fn_free(f);
       if (k == 1) { /* the values, on a smaller instance */
