@@ -18,6 +18,15 @@
 
 #include "exec.h"
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <immintrin.h>
+/* tells the core this is a wait loop: a spinning thread then leaves its
+   sibling hyperthread the execution units */
+#define NB__CPU_RELAX() _mm_pause()
+#else
+#define NB__CPU_RELAX() ((void)0)
+#endif
+
 enum { NB__SPIN_NS = 200000, NB__QUEUE = 64 };
 
 typedef struct job {
@@ -54,6 +63,7 @@ static bool spin_until(bool (*ready)(void *), void *arg) {
   int64_t end = 0;
   for (unsigned i = 1;; i++) {
     if (ready(arg)) return true;
+    NB__CPU_RELAX();
     if (i % 256 == 0) {
       int64_t t = now_ns();
       if (!end) end = t + NB__SPIN_NS;
