@@ -182,8 +182,10 @@ typedef struct mm_operand {
 static mm_operand mm_operand_of(const emitter *e, int32_t x) {
   const nb__node *n = node(e, x);
   int64_t         rows = n->shape[n->rank - 2], cols = n->shape[n->rank - 1];
-  if (e->through[x] == NB__THROUGH_SWAP) return (mm_operand){src_of(e, x, 0), rows * cols, 1, rows};
-  return (mm_operand){x, rows * cols, cols, 1};
+  bool            swapped = e->through[x] == NB__THROUGH_SWAP;
+  mm_operand      m = {swapped ? src_of(e, x, 0) : x, rows * cols, 0, 0};
+  nb__matmul_strides(rows, cols, swapped, &m.row, &m.col);
+  return m;
 }
 
 /* C[i, j] for j in [j0, j0 + w) as w dot products walked together (w

@@ -70,6 +70,14 @@ struct nb__plan {
   size_t           bytes; /* workspace size */
 };
 
+/* the row and column strides of a [rows, cols] matmul operand, read as is
+ * or (swapped) as the transpose of a [cols, rows] buffer: the interpreter's
+ * kernel and generated code share them */
+static inline void nb__matmul_strides(int64_t rows, int64_t cols, bool swapped, int64_t *row, int64_t *col) {
+  *row = swapped ? 1 : cols;
+  *col = swapped ? rows : 1;
+}
+
 /* matmul with operand k read as the transpose of its last two axes when
  * swap[k] (prim/matmul.c); s are the operands as the node sees them */
 void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,

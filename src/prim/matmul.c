@@ -45,8 +45,8 @@ static mm_dims dims_of(const nb__node *n, const nb__node *const *s, const bool s
   int     r = n->rank;
   mm_dims d = {1, n->shape[r - 2], n->shape[r - 1], s[0]->shape[r - 1], 0, 0, 0, 0, n->p.i[0] != 0};
   for (int x = 0; x < r - 2; x++) d.batch *= n->shape[x];
-  d.ar = swap[0] ? 1 : d.k, d.ac = swap[0] ? d.m : 1;
-  d.br = swap[1] ? 1 : d.nn, d.bc = swap[1] ? d.k : 1;
+  nb__matmul_strides(d.m, d.k, swap[0], &d.ar, &d.ac);
+  nb__matmul_strides(d.k, d.nn, swap[1], &d.br, &d.bc);
   return d;
 }
 
