@@ -141,6 +141,13 @@ typedef struct nb__copy {
 } nb__copy;
 typedef void (*nb__copy_fn)(const nb__node *n, const nb__node *const *src, int k, nb__copy *c);
 
+/* broadcast_in_dim computed piecewise (prim/movement.c): its levels of runs
+ * along which the operand's index is affine (outermost first; returns their
+ * count), and elements [at, at + len) of its value, for fused groups */
+int  nb__broadcast_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str);
+void nb__broadcast_block(const nb__node *n, const nb__node *x, const void *in, void *out, int64_t at,
+                         int64_t len);
+
 enum {
   NB__ELEMENTWISE = 1u << 0, /* same-shape operands, output element i from elements i */
   NB__ALIAS = 1u << 1,       /* output is the operand's buffer (reshape, stop_gradient) */

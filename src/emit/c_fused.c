@@ -19,7 +19,11 @@ static void put_compute(const emitter *e, int32_t m, const char *dst, char (*ref
   const nb__node *n = node(e, m);
   const nb__prim *row = nb__prims[n->op];
   int             k;
-  if (n->op == NB_OP_FILL) {
+  if (n->op == NB_OP_BROADCAST) { /* its operand at the row's offset (open_rows) */
+    int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK];
+    int     last = nb__broadcast_levels(n, node(e, src_of(e, m, 0)), ext, str) - 1;
+    fprintf(o, "    %s = v%d[o%d + (i - r0) * %lld];\n", dst, src_of(e, m, 0), m, (long long)str[last]);
+  } else if (n->op == NB_OP_FILL) {
     fprintf(o, "    %s = ", dst);
     nb__c_number(o, n->p.d, (nb_dtype)n->dtype);
     fprintf(o, ";\n");
@@ -123,15 +127,57 @@ static bool splits(const emitter *e, const int32_t *members, int32_t from, int32
   return false;
 }
 
+static bool reads_broadcast(const emitter *e, int32_t m) {
+  return node(e, m)->op == NB_OP_BROADCAST && e->needed[m];
+}
+
+/* A loop over [lo, hi) whose members read broadcasts is cut into rows
+ * [r0, r1), along each of which every broadcast reads its operand at
+ * o<m> + (i - r0) * stride: each row ends where some broadcast's run of
+ * affine reads ends, and starts with the broadcasts' offsets at r0. Opens
+ * the rows' loop and returns true, or returns false when there is no
+ * broadcast. */
+static bool open_rows(const emitter *e, const int32_t *members, int32_t count, const char *lo, const char *hi) {
+  FILE   *o = e->o;
+  int64_t cut[NB_MAX_RANK + 1] = {0}, ncut = 0;
+  bool    any = false;
+  for (int32_t k = 0; k < count; k++) {
+    if (!reads_broadcast(e, members[k])) continue;
+    int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK];
+    int     last = nb__broadcast_levels(node(e, members[k]), node(e, src_of(e, members[k], 0)), ext, str) - 1;
+    bool    seen = ext[last] >= node(e, members[k])->size; /* one run: no cut */
+    for (int c = 0; c < ncut; c++) seen = seen || cut[c] == ext[last];
+    if (!seen && ncut <= NB_MAX_RANK) cut[ncut++] = ext[last];
+    if (!any) fprintf(o, "  for (int64_t r0 = %s, r1; r0 < %s; r0 = r1) {\n  r1 = %s;\n", lo, hi, hi);
+    any = true;
+  }
+  for (int c = 0; c < ncut; c++)
+    fprintf(o, "  if (r1 > (r0 / %lld + 1) * %lld) r1 = (r0 / %lld + 1) * %lld;\n", (long long)cut[c],
+            (long long)cut[c], (long long)cut[c], (long long)cut[c]);
+  for (int32_t k = 0; k < count; k++) {
+    int32_t m = members[k];
+    if (!reads_broadcast(e, m)) continue;
+    int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK], div = 1;
+    int     levels = nb__broadcast_levels(node(e, m), node(e, src_of(e, m, 0)), ext, str);
+    fprintf(o, "  const int64_t o%d = 0", m);
+    for (int l = levels - 1; l >= 0; div *= ext[l--])
+      if (str[l]) fprintf(o, " + (r0 / %lld %% %lld) * %lld", (long long)div, (long long)ext[l], (long long)str[l]);
+    fprintf(o, ";\n");
+  }
+  return any;
+}
+
 /* one loop over members [from, to) of a blocked group, at i = i0 + j */
 static void put_part(emitter *e, const int32_t *members, int32_t from, int32_t to) {
   int32_t loop = ++e->loop;
-  fprintf(e->o, "    NB_SIMD\n    for (int64_t j = 0; j < len; j++) {\n    const int64_t i = i0 + j;\n");
+  bool    rows = open_rows(e, members + from, to - from, "i0", "i0 + len");
+  fprintf(e->o, "    NB_SIMD\n    for (int64_t j = %s; j < %s; j++) {\n    const int64_t i = i0 + j;\n",
+          rows ? "r0 - i0" : "0", rows ? "r1 - i0" : "len");
   for (int32_t k = from; k < to; k++) {
     put_member(e, loop, members[k]);
     if (e->cross[members[k]]) fprintf(e->o, "    b%d[j] = s%d;\n", members[k], members[k]);
   }
-  fprintf(e->o, "    }\n");
+  fprintf(e->o, "    }\n%s", rows ? "  }\n" : "");
 }
 
 /* the edges of the guarded pads the members read, sorted, in (0, size);
@@ -178,9 +224,10 @@ static void close_loop_fn(emitter *e, FILE *body) {
 /* one loop computing the members for i in [lo, hi) (C expressions) */
 static void put_loop(emitter *e, const int32_t *members, int32_t count, const char *lo, const char *hi) {
   int32_t loop = ++e->loop;
-  fprintf(e->o, "  NB_SIMD\n  for (int64_t i = %s; i < %s; i++) {\n", lo, hi);
+  bool    rows = open_rows(e, members, count, lo, hi);
+  fprintf(e->o, "  NB_SIMD\n  for (int64_t i = %s; i < %s; i++) {\n", rows ? "r0" : lo, rows ? "r1" : hi);
   for (int32_t k = 0; k < count; k++) put_member(e, loop, members[k]);
-  fprintf(e->o, "  }\n");
+  fprintf(e->o, "  }\n%s", rows ? "  }\n" : "");
 }
 
 /* One loop per stretch between pads' edges, where each pad is either all

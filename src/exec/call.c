@@ -127,6 +127,14 @@ typedef struct group_run {
   const nb__group     *g;
 } group_run;
 
+/* where node i's elements from b0 on are: its temporary, or its buffer */
+static void *block_of(const group_run *r, unsigned char *temps, int32_t i, int64_t b0) {
+  const nb__home *h = &r->p->home[i];
+  size_t          esz = nb__dtype_size((nb_dtype)r->f->nodes[i].n.dtype);
+  return h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
+                                  : (void *)((unsigned char *)r->w->buf[i] + (size_t)b0 * esz);
+}
+
 /* blocks [lo, hi) of a fused group; each part has its own temporaries */
 static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
   const group_run *r = ctx;
@@ -139,17 +147,13 @@ static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
     for (int32_t k = 0; k < g->count; k++) {
       int32_t          m = p->members[g->first + k];
       const nb__fnode *node = &r->f->nodes[m];
-      for (int s = 0; s < node->n.nsrc; s++) {
-        int32_t         src = node->src[s];
-        const nb__home *h = &p->home[src];
-        size_t          esz = nb__dtype_size((nb_dtype)r->f->nodes[src].n.dtype);
-        args[s] = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
-                                           : (void *)((unsigned char *)r->w->buf[src] + (size_t)b0 * esz);
+      if (node->n.op == NB_OP_BROADCAST) { /* read from its operand's whole buffer */
+        nb__broadcast_block(&node->n, p->srcs[p->first[m]], r->w->buf[node->src[0]],
+                            block_of(r, temps, m, b0), b0, len);
+        continue;
       }
-      const nb__home *h = &p->home[m];
-      size_t          esz = nb__dtype_size((nb_dtype)node->n.dtype);
-      void *out = h->kind == NB__HOME_TEMP ? (void *)(temps + (size_t)h->index * NB__BLOCK * 8)
-                                           : (void *)((unsigned char *)r->w->buf[m] + (size_t)b0 * esz);
+      for (int s = 0; s < node->n.nsrc; s++) args[s] = block_of(r, temps, node->src[s], b0);
+      void *out = block_of(r, temps, m, b0);
       if (len == node->n.size) { /* a one-block group: no copy of the node */
         nb__prims[node->n.op]->eval(&node->n, p->srcs + p->first[m], out, args);
         continue;

@@ -7,6 +7,8 @@
 /* elements per block of a fused group: its temporaries stay in L1; groups
  * of at least NB__PARALLEL_MIN elements are split over the thread pool */
 enum { NB__BLOCK = 512, NB__ALIGN = 64, NB__MAX_THREADS = 8, NB__PARALLEL_MIN = 1 << 18 };
+/* broadcasts join fused groups when their operand is read in runs of at least this */
+enum { NB__BROADCAST_RUN = 64 };
 
 /* the thread pool (exec/pool.c): fn(ctx, part, lo, hi) over [0, n) in
  * nb__pool_threads() parts, part 0 on the calling thread */

@@ -43,10 +43,26 @@ static bool shares_buffer(const nb_fn *f, int32_t i) {
 }
 static bool is_leaf_data(const nb__node *n) { return n->op == NB_OP_INPUT || n->op == NB_OP_CONST; }
 
-/* elementwise nodes with a kernel fuse; so do fills (computed per block) */
-static bool fusible(const nb__node *n) {
+/* A broadcast whose operand's index is affine along runs of at least
+ * NB__BROADCAST_RUN elements is computed block by block inside a group (a
+ * fill or copy per run in the interpreter; an index of one multiply-add per
+ * element, and a few divisions per run, in generated code). */
+static bool fusible_broadcast(const nb_fn *f, int32_t i) {
+  const nb__node *n = &f->nodes[i].n;
+  int64_t         ext[NB_MAX_RANK], str[NB_MAX_RANK];
+  if (n->op != NB_OP_BROADCAST) return false;
+  const nb__node *x = &f->nodes[f->nodes[i].src[0]].n;
+  if (x->size >= n->size) return false;
+  return ext[nb__broadcast_levels(n, x, ext, str) - 1] >= NB__BROADCAST_RUN;
+}
+
+/* elementwise nodes with a kernel fuse; so do fills and broadcasts
+ * (computed per block) */
+static bool fusible(const nb_fn *f, int32_t i) {
+  const nb__node *n = &f->nodes[i].n;
   const nb__prim *row = nb__prims[n->op];
-  return n->op == NB_OP_FILL || ((row->flags & NB__ELEMENTWISE) && row->eval && !is_alias(n));
+  return n->op == NB_OP_FILL || fusible_broadcast(f, i) ||
+         ((row->flags & NB__ELEMENTWISE) && row->eval && !is_alias(n));
 }
 
 /* Pads whose value is one contiguous run inside zeros (no interior padding,
@@ -72,7 +88,7 @@ static bool swaps_last_two(const nb__node *n) {
 
 static bool reads_through(const nb_fn *f, uint8_t kind, int32_t reader, int s) {
   const nb__node *n = &f->nodes[reader].n, *x = &f->nodes[f->nodes[reader].src[s]].n;
-  if (kind == NB__THROUGH_GUARD) return fusible(n) && n->op != NB_OP_FILL;
+  if (kind == NB__THROUGH_GUARD) return (nb__prims[n->op]->flags & NB__ELEMENTWISE) && fusible(f, reader);
   return n->op == NB_OP_MATMUL && (s == 0 || x->shape[x->rank - 2] >= 32);
 }
 
@@ -133,7 +149,7 @@ static void form_groups(builder *b) {
     if (is_leaf_data(n)) continue;
     /* a consumer outside an open group closes it, unless it joins it */
     int32_t join = -1;
-    if (fusible(n))
+    if (fusible(f, i))
       for (int32_t k = 0; k < b->nopen && join < 0; k++)
         if (p->groups[b->open[k]].size == n->size) join = b->open[k];
     for (int s = 0; s < n->nsrc; s++) {
@@ -142,7 +158,7 @@ static void form_groups(builder *b) {
     }
     if (join >= 0 && !is_open(b, join)) join = -1;
     if (shares_buffer(f, i)) continue;
-    if (!fusible(n)) {
+    if (!fusible(f, i)) {
       emit_step(b, i, -1);
       continue;
     }

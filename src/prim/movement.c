@@ -104,6 +104,54 @@ static void copy_broadcast(const nb__node *n, const nb__node *const *s, int k, n
   for (int d = 0; d < x->rank; d++)
     if (x->shape[d] != 1) c->in.str[n->p.i[d]] = xv.str[d];
 }
+/* Its value as nested runs of the operand, outermost first: level k has
+ * ext[k] elements read with stride str[k]; adjacent axes along which the
+ * operand's index stays affine form one level. Returns the number of levels. */
+int nb__broadcast_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str) {
+  const nb__node *s[1] = {x};
+  nb__copy        c;
+  int             k = 0;
+  copy_broadcast(n, s, 0, &c);
+  for (int d = 0; d < n->rank; d++) {
+    if (n->shape[d] == 1) continue;
+    if (k && str[k - 1] == c.in.str[d] * n->shape[d]) {
+      ext[k - 1] *= n->shape[d], str[k - 1] = c.in.str[d];
+      continue;
+    }
+    ext[k] = n->shape[d], str[k++] = c.in.str[d];
+  }
+  if (k == 0) ext[0] = 1, str[0] = 0, k = 1;
+  return k;
+}
+
+#define NB__RUN(T)                                                                     \
+  static void run_##T(T *o, const T *a, int64_t stride, int64_t n) {                   \
+    if (stride == 0)                                                                   \
+      for (int64_t i = 0; i < n; i++) o[i] = a[0];                                     \
+    else                                                                               \
+      for (int64_t i = 0; i < n; i++) o[i] = a[i * stride];                            \
+  }
+NB__RUN(uint32_t)
+NB__RUN(uint64_t)
+
+/* elements [at, at + len) of the broadcast into out (a fused group's block) */
+void nb__broadcast_block(const nb__node *n, const nb__node *x, const void *in, void *out, int64_t at,
+                         int64_t len) {
+  int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK], idx[NB_MAX_RANK], off = 0;
+  int     last = nb__broadcast_levels(n, x, ext, str) - 1;
+  size_t  esz = esize(n);
+  for (int k = last; k >= 0; k--) idx[k] = at % ext[k], at /= ext[k], off += idx[k] * str[k];
+  while (len > 0) {
+    int64_t run = ext[last] - idx[last] < len ? ext[last] - idx[last] : len;
+    if (esz == 8) run_uint64_t(out, (const uint64_t *)in + off, str[last], run);
+    else run_uint32_t(out, (const uint32_t *)in + off, str[last], run);
+    out = (char *)out + run * (int64_t)esz, len -= run;
+    off += run * str[last], idx[last] += run;
+    for (int k = last; k > 0 && idx[k] == ext[k]; k--) /* carry into the outer levels */
+      off += str[k - 1] - ext[k] * str[k], idx[k] = 0, idx[k - 1]++;
+  }
+}
+
 /* transpose: sum over the axes the broadcast created or stretched */
 TRANSPOSE(transpose_broadcast) {
   const nb__node *x = &y->src[0]->n;
