@@ -7,6 +7,7 @@
  * void *work), with work at least NAME_work_bytes() bytes, 16-byte aligned. */
 
 #include "c_emit.h"
+#include "../prim/gemm.h"
 
 /* a number as an exact C literal of the dtype */
 void nb__c_number(FILE *o, double v, nb_dtype dt) {
@@ -14,6 +15,17 @@ void nb__c_number(FILE *o, double v, nb_dtype dt) {
   else if (isinf(v)) fprintf(o, v > 0 ? "(%s)INFINITY" : "(-(%s)INFINITY)", dt == NB_F64 ? "double" : "float");
   else if (dt == NB_F64) fprintf(o, "%a", v);
   else fprintf(o, "%af", (double)(float)v);
+}
+
+/* the function makes a product of dtype dt with the blocked kernel */
+static bool blocked_products(const emitter *e, nb_dtype dt) {
+  for (int32_t i = 0; i < e->f->nnodes; i++) {
+    const nb__node *n = node(e, i);
+    if (n->op == NB_OP_MATMUL && n->dtype == dt && e->needed[i] && !e->through[i] &&
+        nb__matmul_blocked(n->shape[n->rank - 2], n->shape[n->rank - 1], node(e, src_of(e, i, 0))->shape[n->rank - 1]))
+      return true;
+  }
+  return false;
 }
 
 /* ---- the file's preamble: scalar helpers, vector math, constants ---- */
@@ -41,6 +53,8 @@ static void put_preamble(const emitter *e) {
   fprintf(o, "#define NB_SIMD_PROD _Pragma(\"omp simd reduction(*:acc)\")\n");
   fprintf(o, "#else\n#define NB_SIMD\n#define NB_SIMD_SUM\n#define NB_SIMD_SUM1\n#define NB_SIMD_SUM4\n#define NB_SIMD_PROD\n");
   fprintf(o, "#endif\n\n%s\n\n", nb__scalar_text);
+  for (int dt = 0; dt < 2; dt++)
+    if (blocked_products(e, dt ? NB_F64 : NB_F32)) fprintf(o, "%s\n\n", dt ? nb__gemm_text64 : nb__gemm_text32);
 }
 
 static void put_array(const emitter *e, const char *what, int32_t i, const char *type, int64_t n,

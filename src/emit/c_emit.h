@@ -55,6 +55,8 @@ void nb__c_pointers(const emitter *e);                /* one pointer per buffer 
 void nb__c_analyse(emitter *e);
 void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size);
 void nb__c_remat_ref(emitter *e, int32_t j, int64_t lo, char *buf);
+FILE *nb__c_open_loop_fn(emitter *e, int64_t lo, int64_t hi); /* returns the entry point's stream */
+void  nb__c_close_loop_fn(emitter *e, FILE *body);
 /* c_nests.c */
 bool nb__c_trailing_runs(const emitter *e, int32_t i, int64_t *run);
 void nb__c_node(emitter *e, int32_t i);

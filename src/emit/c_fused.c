@@ -204,9 +204,9 @@ static int32_t pad_edges(const emitter *e, const int32_t *members, int32_t count
 /* A large loop becomes a function of its range [lo, hi), which the entry
  * point runs through NB_RUN: on the caller's threads when it is given a
  * parallel runner (nb_fn_compile gives nabla's thread pool), else in one
- * call. Opens that function (writing goes there until close_loop_fn) and
+ * call. Opens that function (writing goes there until nb__c_close_loop_fn) and
  * returns the entry point's stream. */
-static FILE *open_loop_fn(emitter *e, int64_t lo, int64_t hi) {
+FILE *nb__c_open_loop_fn(emitter *e, int64_t lo, int64_t hi) {
   FILE *body = e->o;
   fprintf(body, "  NB_RUN(%s_loop%d, %lld, %lld);\n", e->name, e->nfns, (long long)lo, (long long)hi);
   fprintf(e->fns, "static void %s_loop%d(const void *const *in, void *const *out, char *ws, int64_t lo, "
@@ -216,7 +216,7 @@ static FILE *open_loop_fn(emitter *e, int64_t lo, int64_t hi) {
   return body;
 }
 
-static void close_loop_fn(emitter *e, FILE *body) {
+void nb__c_close_loop_fn(emitter *e, FILE *body) {
   fprintf(e->o, "}\n\n");
   e->o = body;
 }
@@ -243,9 +243,9 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
     char lo[24], hi[24];
     e->seg_lo = guards ? 0 : edge[g], e->seg_hi = guards ? 0 : edge[g + 1];
     if (edge[g + 1] - edge[g] >= NB__PARALLEL_MIN) {
-      FILE *body = open_loop_fn(e, edge[g], edge[g + 1]);
+      FILE *body = nb__c_open_loop_fn(e, edge[g], edge[g + 1]);
       put_loop(e, members, count, "lo", "hi");
-      close_loop_fn(e, body);
+      nb__c_close_loop_fn(e, body);
       continue;
     }
     snprintf(lo, sizeof lo, "%lld", (long long)edge[g]);
@@ -272,7 +272,7 @@ void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size
     put_segments(e, members, count, size);
     return;
   }
-  if (size >= NB__PARALLEL_MIN) body = open_loop_fn(e, 0, size);
+  if (size >= NB__PARALLEL_MIN) body = nb__c_open_loop_fn(e, 0, size);
   else fprintf(e->o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)size);
   FILE *o = e->o;
   fprintf(o, "  for (int64_t i0 = lo; i0 < hi; i0 += %d) {\n", NB__BLOCK);
@@ -287,7 +287,7 @@ void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size
   for (int32_t k = 0, from = 0; k <= count; k++)
     if (k == count || part[k] != part[from]) put_part(e, members, from, k), from = k;
   fprintf(o, "  }\n");
-  if (body) close_loop_fn(e, body);
+  if (body) nb__c_close_loop_fn(e, body);
   else fprintf(o, "  }\n");
   for (int32_t k = 0; k < count; k++) e->cross[members[k]] = 0;
 }

@@ -2,6 +2,7 @@
  * scatter_add, reductions, matmul and iota, with their sizes and strides as
  * constants. */
 #include "c_emit.h"
+#include "../prim/gemm.h"
 
 /* drops unit axes and merges axes that are contiguous on both sides */
 static void simplify_copy(nb__copy *c) {
@@ -210,7 +211,7 @@ static void put_dots(FILE *o, mm_operand a, mm_operand b, int64_t k, const char 
  * output element's whole sum in one vector lane; else the i-l-j order, which
  * vectorizes over columns and skips a zero A[i, l] once for its whole row.
  * Masked: a zero factor makes a zero term. */
-static void put_matmul(const emitter *e, int32_t i) {
+static void put_matmul_loops(const emitter *e, int32_t i) {
   FILE           *o = e->o;
   const nb__node *n = node(e, i);
   int             r = n->rank;
@@ -257,6 +258,81 @@ static void put_matmul(const emitter *e, int32_t i) {
             (long long)nn);
   else fprintf(o, "        for (int64_t j = 0; j < %lld; j++) ci[j] += ail * bl[j];\n", (long long)nn);
   fprintf(o, "      }\n    }\n");
+}
+
+/* A large product runs as the blocked kernel (prim/gemm.h, pasted by
+ * emit/c.c): B packed into the node's scratch, strip by strip, then C,
+ * rows of tiles at a time; both steps as functions of their range, run on
+ * threads from NB__GEMM_PARALLEL_WORK multiply-adds. [x / per] is a batch
+ * item and [x % per] a strip or a row of tiles in it. */
+typedef struct mm_blocked {
+  mm_operand  a, b;
+  int64_t     m, nn, k, batch, packed; /* packed: elements of one item's packed B */
+  const char *s, *t;                   /* the kernel's suffix, the element type */
+} mm_blocked;
+
+static void put_pack(emitter *e, int32_t i, const mm_blocked *g, int64_t strips, const char *lo, const char *hi) {
+  fprintf(e->o, "  for (int64_t x = %s; x < %s; x++)\n", lo, hi);
+  fprintf(e->o, "    nb_gemm_pack_%s(%lld, %lld, v%d + x / %lld * %lld, %lld, %lld, (%s *)(ws + %lld) + x / %lld * %lld, "
+                "x %% %lld, x %% %lld + 1);\n", g->s, (long long)g->k, (long long)g->nn, g->b.buf, (long long)strips,
+          (long long)g->b.batch, (long long)g->b.row, (long long)g->b.col, g->t, (long long)e->p->scratch[i],
+          (long long)strips, (long long)g->packed, (long long)strips, (long long)strips);
+}
+
+static void put_tiles(emitter *e, int32_t i, const mm_blocked *g, int64_t rows, const char *lo, const char *hi) {
+  FILE *o = e->o;
+  fprintf(o, "  for (int64_t x = %s, q, end; x < %s; x = end) {\n", lo, hi);
+  fprintf(o, "    q = x / %lld, end = (q + 1) * %lld < %s ? (q + 1) * %lld : %s;\n", (long long)rows, (long long)rows, hi,
+          (long long)rows, hi);
+  fprintf(o, "    const int64_t i1 = (end - q * %lld) * %d;\n", (long long)rows, NB__GEMM_MR);
+  fprintf(o, "    nb_gemm_%s((x - q * %lld) * %d, i1 < %lld ? i1 : %lld, %lld, %lld, v%d + q * %lld, %lld, %lld, "
+             "(%s *)(ws + %lld) + q * %lld, v%d + q * %lld);\n  }\n", g->s, (long long)rows, NB__GEMM_MR,
+          (long long)g->m, (long long)g->m, (long long)g->nn, (long long)g->k, g->a.buf, (long long)g->a.batch,
+          (long long)g->a.row, (long long)g->a.col, g->t, (long long)e->p->scratch[i], (long long)g->packed, i,
+          (long long)(g->m * g->nn));
+}
+
+static void put_blocked(emitter *e, int32_t i, const mm_blocked *g) {
+  int64_t nr = node(e, i)->dtype == NB_F64 ? NB__GEMM_NR64 : NB__GEMM_NR32;
+  int64_t strips = (g->nn + nr - 1) / nr, rows = (g->m + NB__GEMM_MR - 1) / NB__GEMM_MR;
+  if (g->m * g->nn * g->k < NB__GEMM_PARALLEL_WORK) {
+    char packs[24], tiles[24];
+    snprintf(packs, sizeof packs, "%lld", (long long)(g->batch * strips));
+    snprintf(tiles, sizeof tiles, "%lld", (long long)(g->batch * rows));
+    put_pack(e, i, g, strips, "0", packs);
+    put_tiles(e, i, g, rows, "0", tiles);
+    return;
+  }
+  FILE *body = nb__c_open_loop_fn(e, 0, g->batch * strips);
+  put_pack(e, i, g, strips, "lo", "hi");
+  nb__c_close_loop_fn(e, body);
+  body = nb__c_open_loop_fn(e, 0, g->batch * rows);
+  put_tiles(e, i, g, rows, "lo", "hi");
+  nb__c_close_loop_fn(e, body);
+}
+
+/* the blocked kernel for a large product (a masked one when no factor is
+ * inf or NaN), else the loops above */
+static void put_matmul(emitter *e, int32_t i) {
+  const nb__node *n = node(e, i);
+  int             r = n->rank;
+  bool            f64 = n->dtype == NB_F64, masked = n->p.i[0] != 0;
+  mm_blocked      g = {mm_operand_of(e, src_of(e, i, 0)), mm_operand_of(e, src_of(e, i, 1)), n->shape[r - 2],
+                       n->shape[r - 1], node(e, src_of(e, i, 0))->shape[r - 1], 1, 0, f64 ? "f64" : "f32", ctype(n)};
+  for (int d = 0; d < r - 2; d++) g.batch *= n->shape[d];
+  if (!nb__matmul_blocked(g.m, g.nn, g.k)) {
+    put_matmul_loops(e, i);
+    return;
+  }
+  g.packed = nb__gemm_scratch(g.k, g.nn, f64 ? 8 : 4) / (f64 ? 8 : 4);
+  if (masked)
+    fprintf(e->o, "  if (nb_gemm_finite_%s(v%d, %lld) && nb_gemm_finite_%s(v%d, %lld)) {\n", g.s, g.a.buf,
+            (long long)(g.batch * g.a.batch), g.s, g.b.buf, (long long)(g.batch * g.b.batch));
+  put_blocked(e, i, &g);
+  if (!masked) return;
+  fprintf(e->o, "  } else {\n");
+  put_matmul_loops(e, i);
+  fprintf(e->o, "  }\n");
 }
 
 static void put_iota(const emitter *e, int32_t i) {

@@ -106,14 +106,15 @@ static void bind(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned c
 
 /* a transpose read through by products is not run: its buffer is its
  * operand's, which the products read with swapped strides */
-static void run_node(const nb_fn *f, const nb__plan *p, nb__workspace *w, int32_t i) {
+static void run_node(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsigned char *base, int32_t i) {
   const nb__fnode *node = &f->nodes[i];
   if (p->through[i] == NB__THROUGH_SWAP) return;
   for (int s = 0; s < node->n.nsrc; s++) w->args[s] = w->buf[node->src[s]];
   const nb__node *const *srcs = p->srcs + p->first[i];
   if (node->n.op == NB_OP_MATMUL) {
     bool swap[2] = {p->through[node->src[0]] == NB__THROUGH_SWAP, p->through[node->src[1]] == NB__THROUGH_SWAP};
-    nb__matmul_swapped(&node->n, srcs, w->buf[i], w->args, swap);
+    void *scratch = nb__matmul_scratch(&node->n, srcs) ? base + p->scratch[i] : NULL;
+    nb__matmul_swapped(&node->n, srcs, w->buf[i], w->args, swap, scratch);
     return;
   }
   nb__prims[node->n.op]->eval(&node->n, srcs, w->buf[i], w->args);
@@ -184,7 +185,7 @@ static void run(const nb_fn *f, const nb__plan *p, nb__workspace *w, const void 
   bind(f, p, w, base, inputs, outputs);
   for (int32_t s = 0; s < p->nsteps; s++) {
     nb__step st = p->steps[s];
-    if (st.node >= 0) run_node(f, p, w, st.node);
+    if (st.node >= 0) run_node(f, p, w, base, st.node);
     else run_group(f, p, w, base, &p->groups[st.group]);
   }
   /* outputs that did not live in the caller's buffer */

@@ -69,6 +69,8 @@ struct nb__plan {
   uint8_t         *through; /* per node: generated code never makes it and its readers
                                read its operand, which lives as long as they do
                                (NB__THROUGH_GUARD, NB__THROUGH_SWAP) */
+  int64_t         *scratch; /* per node: workspace offset of a blocked product's
+                               scratch (nb__matmul_scratch bytes), during its step */
   size_t           bytes; /* workspace size */
 };
 
@@ -80,10 +82,21 @@ static inline void nb__matmul_strides(int64_t rows, int64_t cols, bool swapped, 
   *col = swapped ? rows : 1;
 }
 
+/* products that run as the blocked kernel (prim/gemm.h) when there is no
+ * BLAS, and in generated code; over the thread pool from NB__GEMM_PARALLEL_WORK
+ * multiply-adds */
+enum { NB__GEMM_PARALLEL_WORK = 1 << 21 };
+static inline bool nb__matmul_blocked(int64_t m, int64_t n, int64_t k) {
+  return m >= 8 && n >= 16 && k >= 16 && m * n * k >= 65536;
+}
+
 /* matmul with operand k read as the transpose of its last two axes when
- * swap[k] (prim/matmul.c); s are the operands as the node sees them */
-void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,
-                        const bool swap[2]);
+ * swap[k] (prim/matmul.c); s are the operands as the node sees them;
+ * scratch holds nb__matmul_scratch(n, s) bytes (the blocked kernel's
+ * packed operand), or is NULL */
+void    nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,
+                           const bool swap[2], void *scratch);
+int64_t nb__matmul_scratch(const nb__node *n, const nb__node *const *s);
 
 nb__plan *nb__plan_new(const nb_fn *f);
 /* f's plan, made at the first need (under f's lock); NULL when out of memory */

@@ -326,6 +326,13 @@ static bool alloc_node(nb__slots *slots, nb__plan *p, const nb_fn *f, int32_t i)
   return nb__slots_alloc(slots, bytes_of(&f->nodes[i].n), &p->home[i].offset);
 }
 
+/* a blocked product's scratch, for the duration of its step */
+static bool scratch(nb__slots *slots, nb__plan *p, const nb_fn *f, int32_t i) {
+  int64_t bytes = f->nodes[i].n.op == NB_OP_MATMUL ? nb__matmul_scratch(&f->nodes[i].n, p->srcs + p->first[i]) : 0;
+  if (!bytes) return true;
+  return nb__slots_alloc(slots, bytes, &p->scratch[i]) && nb__slots_free(slots, p->scratch[i], bytes);
+}
+
 /* workspace slots: allocated at their step, released after their last read
  * (a bucket of buffers per step); a single elementwise node may take over a
  * dying operand's slot */
@@ -351,6 +358,7 @@ static bool allocate(builder *b) {
         ok = alloc_node(&slots, p, f, st.node);
       }
     }
+    if (st.node >= 0 && ok) ok = scratch(&slots, p, f, st.node);
     if (st.group >= 0) {
       nb__group *gr = &p->groups[st.group];
       gr->parts = gr->size >= NB__PARALLEL_MIN ? nb__pool_threads() : 1;
@@ -381,6 +389,7 @@ void nb__plan_free(nb__plan *p) {
   nb__free(p->srcs);
   nb__free(p->first);
   nb__free(p->through);
+  nb__free(p->scratch);
   nb__free(p);
 }
 
@@ -408,6 +417,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   p->groups = nb__calloc(n, sizeof *p->groups);
   p->members = nb__calloc(n, sizeof *p->members);
   p->home = nb__calloc(n, sizeof *p->home);
+  p->scratch = nb__calloc(n, sizeof *p->scratch);
   b.group_of = nb__calloc(n, sizeof *b.group_of);
   b.open = nb__calloc(n, sizeof *b.open);
   b.step_of = nb__calloc(n, sizeof *b.step_of);
@@ -415,7 +425,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   b.next = nb__calloc(n, sizeof *b.next);
   b.tail = nb__calloc(n, sizeof *b.tail);
   b.outside = nb__calloc(n, sizeof *b.outside);
-  bool ok = p->steps && p->groups && p->members && p->home && b.group_of && b.open &&
+  bool ok = p->steps && p->groups && p->members && p->home && p->scratch && b.group_of && b.open &&
             b.step_of && b.last_use && b.next && b.tail && b.outside && (p->through = nb__calloc(n, 1)) &&
             operand_lists(f, p);
   if (ok) {

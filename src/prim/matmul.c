@@ -8,6 +8,7 @@
 
 #include "../exec/exec.h"
 #include "../transform/ad.h"
+#include "gemm.h"
 
 #if defined(NB_HAVE_CBLAS)
 #include <cblas.h>
@@ -73,32 +74,75 @@ static mm_dims dims_of(const nb__node *n, const nb__node *const *s, const bool s
       }                                                                                  \
   } while (0)
 
+/* the blocked kernel (prim/gemm.h), instantiated for both dtypes */
+#if defined(NB_VECTOR_MATH)
+#define NB_SIMD _Pragma("omp simd")
+#else
+#define NB_SIMD
+#endif
+NB__GEMM_KERNEL(double, uint64_t, UINT64_C(0x7ff0000000000000), f64, NB__GEMM_MR, NB__GEMM_NR64, NB__GEMM_KC,
+                NB__GEMM_NC64)
+NB__GEMM_KERNEL(float, uint32_t, UINT32_C(0x7f800000), f32, NB__GEMM_MR, NB__GEMM_NR32, NB__GEMM_KC, NB__GEMM_NC32)
+
+/* no factor of a masked product is inf or NaN: then a zero factor already
+ * gives a zero term, and the product may run unmasked */
+static bool all_finite(const nb__node *n, mm_dims d, const void *const *in) {
+  int64_t na = d.batch * d.m * d.k, nb = d.batch * d.k * d.nn;
+  if (n->dtype == NB_F64) return nb_gemm_finite_f64(in[0], na) && nb_gemm_finite_f64(in[1], nb);
+  return nb_gemm_finite_f32(in[0], na) && nb_gemm_finite_f32(in[1], nb);
+}
+
+int64_t nb__matmul_scratch(const nb__node *n, const nb__node *const *s) {
+  mm_dims d = dims_of(n, s, (const bool[2]){false, false});
+  if (!nb__matmul_blocked(d.m, d.nn, d.k)) return 0;
+  return d.batch * nb__gemm_scratch(d.k, d.nn, (int64_t)nb__dtype_size((nb_dtype)n->dtype));
+}
+
+/* one blocked product: B packed strip by strip, then C tile row by tile
+ * row, each step over the thread pool when the product is large */
+typedef struct gemm_run {
+  const nb__node *n;
+  mm_dims         d;
+  void           *out, *bp;
+  const void     *a, *b;
+} gemm_run;
+
+static void pack_strips(void *ctx, int part, int64_t lo, int64_t hi) {
+  const gemm_run *g = ctx;
+  (void)part;
+  if (g->n->dtype == NB_F64) nb_gemm_pack_f64(g->d.k, g->d.nn, g->b, g->d.br, g->d.bc, g->bp, lo, hi);
+  else nb_gemm_pack_f32(g->d.k, g->d.nn, g->b, g->d.br, g->d.bc, g->bp, lo, hi);
+}
+
+static void tile_rows(void *ctx, int part, int64_t lo, int64_t hi) {
+  const gemm_run *g = ctx;
+  int64_t         i0 = lo * NB__GEMM_MR, i1 = hi * NB__GEMM_MR < g->d.m ? hi * NB__GEMM_MR : g->d.m;
+  (void)part;
+  if (g->n->dtype == NB_F64) nb_gemm_f64(i0, i1, g->d.nn, g->d.k, g->a, g->d.ar, g->d.ac, g->bp, g->out);
+  else nb_gemm_f32(i0, i1, g->d.nn, g->d.k, g->a, g->d.ar, g->d.ac, g->bp, g->out);
+}
+
+static void blocked_matmul(const nb__node *n, mm_dims d, void *out, const void *const *in, void *scratch) {
+  size_t  esz = nb__dtype_size((nb_dtype)n->dtype);
+  int64_t strips = n->dtype == NB_F64 ? nb_gemm_strips_f64(d.nn) : nb_gemm_strips_f32(d.nn);
+  int64_t rows = (d.m + NB__GEMM_MR - 1) / NB__GEMM_MR;
+  bool    threads = d.m * d.nn * d.k >= NB__GEMM_PARALLEL_WORK;
+  for (int64_t q = 0; q < d.batch; q++) {
+    gemm_run g = {n, d, (char *)out + (size_t)(q * d.m * d.nn) * esz, scratch,
+                  (const char *)in[0] + (size_t)(q * d.m * d.k) * esz, (const char *)in[1] + (size_t)(q * d.k * d.nn) * esz};
+    if (threads) nb__parallel_for(strips, pack_strips, &g), nb__parallel_for(rows, tile_rows, &g);
+    else pack_strips(&g, 0, 0, strips), tile_rows(&g, 0, 0, rows);
+  }
+}
+
 #if defined(NB_HAVE_CBLAS)
 /* below this many multiply-adds the built-in loop beats a BLAS call */
 enum { BLAS_MIN_WORK = 32768 };
 
-/* true when no element is inf or NaN (all exponent bits set); integer
- * tests, so the loop vectorizes */
-#define NB__ALL_FINITE(T, U, EXP)                                                        \
-  static bool all_finite_##T(const T *x, int64_t n) {                                    \
-    U bad = 0;                                                                           \
-    for (int64_t i = 0; i < n; i++) {                                                    \
-      U u;                                                                               \
-      memcpy(&u, x + i, sizeof u);                                                       \
-      bad |= (u & EXP) == EXP;                                                           \
-    }                                                                                    \
-    return !bad;                                                                         \
-  }
-NB__ALL_FINITE(double, uint64_t, UINT64_C(0x7ff0000000000000))
-NB__ALL_FINITE(float, uint32_t, UINT32_C(0x7f800000))
-
-/* one gemm per batch item (a swapped operand is BLAS's transposed one); a
- * masked product may use BLAS when no factor is inf or NaN, since then a
- * zero factor already gives a zero term */
+/* one gemm per batch item (a swapped operand is BLAS's transposed one) */
 #define NB__BLAS_MATMUL(T, GEMM)                                                         \
   do {                                                                                   \
     const T *a = in[0], *b = in[1];                                                      \
-    if (d.masked && !(all_finite_##T(a, d.batch * sa) && all_finite_##T(b, d.batch * sb))) return false; \
     for (int64_t q = 0; q < d.batch; q++)                                                \
       GEMM(CblasRowMajor, d.ac != 1 ? CblasTrans : CblasNoTrans, d.bc != 1 ? CblasTrans : CblasNoTrans, \
            (int)d.m, (int)d.nn, (int)d.k, 1, a + q * sa, (int)(d.ac != 1 ? d.ac : d.ar), b + q * sb, \
@@ -114,18 +158,23 @@ static bool blas_matmul(const nb__node *n, mm_dims d, void *out, const void *con
 }
 #endif
 
+/* BLAS when there is one, else the blocked kernel for large products (given
+ * its scratch), else the i-l-j loop; a masked product takes the first two
+ * only when no factor is inf or NaN */
 void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,
-                        const bool swap[2]) {
+                        const bool swap[2], void *scratch) {
   mm_dims d = dims_of(n, s, swap);
+  bool    fast = !nb__reference_mode && (!d.masked || all_finite(n, d, in));
 #if defined(NB_HAVE_CBLAS)
-  if (!nb__reference_mode && blas_matmul(n, d, out, in)) return;
+  if (fast && blas_matmul(n, d, out, in)) return;
 #endif
-  if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
+  if (fast && scratch && nb__matmul_blocked(d.m, d.nn, d.k)) blocked_matmul(n, d, out, in, scratch);
+  else if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
   else NB__MATMUL_LOOP(float);
 }
 
 static void eval_matmul(const nb__node *n, const nb__node *const *s, void *out, const void *const *in) {
-  nb__matmul_swapped(n, s, out, in, (const bool[2]){false, false});
+  nb__matmul_swapped(n, s, out, in, (const bool[2]){false, false}, NULL);
 }
 
 /* n's matmul (masked or not) of a and b */
