@@ -95,30 +95,33 @@ bad:
                   nb__shape_str(sa, x->rank, x->shape), nb__shape_str(sb, out->rank, out->shape));
 }
 
-/* the operand's axes, placed; the others read with stride 0 */
+/* per output axis, the operand's stride: its own axes placed, the others
+ * (and its stretched axes of length 1) read with stride 0 */
+static void broadcast_strides(const nb__node *n, const nb__node *x, int64_t *str) {
+  int64_t s = 1;
+  memset(str, 0, NB_MAX_RANK * sizeof *str);
+  for (int d = x->rank - 1; d >= 0; s *= x->shape[d--])
+    if (x->shape[d] != 1) str[n->p.i[d]] = s;
+}
+
 static void copy_broadcast(const nb__node *n, const nb__node *const *s, int k, nb__copy *c) {
-  const nb__node *x = s[k];
-  *c = dense_copy(n->rank, n->shape, x);
-  nb__view xv = c->in;
-  memset(&c->in, 0, sizeof c->in);
-  for (int d = 0; d < x->rank; d++)
-    if (x->shape[d] != 1) c->in.str[n->p.i[d]] = xv.str[d];
+  *c = dense_copy(n->rank, n->shape, s[k]);
+  broadcast_strides(n, s[k], c->in.str);
 }
 /* Its value as nested runs of the operand, outermost first: level k has
  * ext[k] elements read with stride str[k]; adjacent axes along which the
  * operand's index stays affine form one level. Returns the number of levels. */
 int nb__broadcast_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str) {
-  const nb__node *s[1] = {x};
-  nb__copy        c;
-  int             k = 0;
-  copy_broadcast(n, s, 0, &c);
+  int64_t axis[NB_MAX_RANK];
+  int     k = 0;
+  broadcast_strides(n, x, axis);
   for (int d = 0; d < n->rank; d++) {
     if (n->shape[d] == 1) continue;
-    if (k && str[k - 1] == c.in.str[d] * n->shape[d]) {
-      ext[k - 1] *= n->shape[d], str[k - 1] = c.in.str[d];
+    if (k && str[k - 1] == axis[d] * n->shape[d]) {
+      ext[k - 1] *= n->shape[d], str[k - 1] = axis[d];
       continue;
     }
-    ext[k] = n->shape[d], str[k++] = c.in.str[d];
+    ext[k] = n->shape[d], str[k++] = axis[d];
   }
   if (k == 0) ext[0] = 1, str[0] = 0, k = 1;
   return k;
