@@ -21,6 +21,7 @@ void suite_adbench(void);          /* test_adbench.c: ADBench GMM and LSTM, an M
 void suite_vmap(void);             /* test_vmap.c: vmap, batch products, composition         */
 void suite_exec(void);             /* test_exec.c: nb_call's fast paths against the reference */
 void suite_emit(void);             /* test_emit.c: standalone C and native code              */
+void suite_gemm(void);             /* test_gemm.c: the blocked matrix product (prim/gemm.h)  */
 
 static const th_suite th_suites[] = {
     {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
@@ -32,7 +33,7 @@ static const th_suite th_suites[] = {
     {"diff_conventions", suite_diff_conventions},
     {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
     {"vmap", suite_vmap},               {"exec", suite_exec},
-    {"emit", suite_emit},
+    {"emit", suite_emit},               {"gemm", suite_gemm},
     {0, 0}};
 
 #endif
