@@ -137,23 +137,24 @@ static bool reads_broadcast(const emitter *e, int32_t m) {
  * affine reads ends, and starts with the broadcasts' offsets at r0. Opens
  * the rows' loop and returns true, or returns false when there is no
  * broadcast. */
+/* the run of broadcast member m: its innermost level */
+static int64_t run_of(const emitter *e, int32_t m) {
+  int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK];
+  return ext[nb__broadcast_levels(node(e, m), node(e, src_of(e, m, 0)), ext, str) - 1];
+}
+
 static bool open_rows(const emitter *e, const int32_t *members, int32_t count, const char *lo, const char *hi) {
-  FILE   *o = e->o;
-  int64_t cut[NB_MAX_RANK + 1] = {0}, ncut = 0;
-  bool    any = false;
+  FILE *o = e->o;
+  bool  any = false;
   for (int32_t k = 0; k < count; k++) {
     if (!reads_broadcast(e, members[k])) continue;
-    int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK];
-    int     last = nb__broadcast_levels(node(e, members[k]), node(e, src_of(e, members[k], 0)), ext, str) - 1;
-    bool    seen = ext[last] >= node(e, members[k])->size; /* one run: no cut */
-    for (int c = 0; c < ncut; c++) seen = seen || cut[c] == ext[last];
-    if (!seen && ncut <= NB_MAX_RANK) cut[ncut++] = ext[last];
     if (!any) fprintf(o, "  for (int64_t r0 = %s, r1; r0 < %s; r0 = r1) {\n  r1 = %s;\n", lo, hi, hi);
     any = true;
+    long long run = (long long)run_of(e, members[k]);
+    bool      seen = run >= node(e, members[k])->size; /* one run: no cut */
+    for (int32_t q = 0; q < k && !seen; q++) seen = reads_broadcast(e, members[q]) && run_of(e, members[q]) == run;
+    if (!seen) fprintf(o, "  if (r1 > (r0 / %lld + 1) * %lld) r1 = (r0 / %lld + 1) * %lld;\n", run, run, run, run);
   }
-  for (int c = 0; c < ncut; c++)
-    fprintf(o, "  if (r1 > (r0 / %lld + 1) * %lld) r1 = (r0 / %lld + 1) * %lld;\n", (long long)cut[c],
-            (long long)cut[c], (long long)cut[c], (long long)cut[c]);
   for (int32_t k = 0; k < count; k++) {
     int32_t m = members[k];
     if (!reads_broadcast(e, m)) continue;
