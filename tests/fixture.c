@@ -560,6 +560,224 @@ void check_threads_(const char *file, int line, const char *what, nb_fn *f, int 
   for (int t = 0; t < nt; t++) bufs_free(&in[t]), bufs_free(&ref[t]), bufs_free(&sc[t]);
 }
 
+/* ---- broadcasts inside fused groups ---- */
+
+const fx_bcase FX_BCASES[FX_NBCASES] = {
+    {"row [512] -> [256,512]", 1, 2, {512}, {256, 512}, {1}, 2, {256, 512}, {0, 1}, true},
+    {"column [256] -> [256,512]", 1, 2, {256}, {256, 512}, {0}, 2, {256, 512}, {1, 0}, true},
+    {"row of 700 [700] -> [9,700]", 1, 2, {700}, {9, 700}, {1}, 2, {9, 700}, {0, 1}, true},
+    {"column of 1000 [13] -> [13,1000]", 1, 2, {13}, {13, 1000}, {0}, 2, {13, 1000}, {1, 0}, true},
+    {"GMM [25,10] -> [25,10,1000]", 2, 3, {25, 10}, {25, 10, 1000}, {0, 1}, 2, {250, 1000}, {1, 0}, true},
+    {"GMM [10,1000] -> [25,10,1000]", 2, 3, {10, 1000}, {25, 10, 1000}, {1, 2}, 2, {25, 10000}, {0, 1}, true},
+    {"scalar [] -> [1000]", 0, 1, {0}, {1000}, {0}, 1, {1000}, {0}, true},
+    {"scalar [] -> [7,300]", 0, 2, {0}, {7, 300}, {0}, 1, {2100}, {0}, true},
+    {"stretched [1,512] -> [7,512]", 2, 2, {1, 512}, {7, 512}, {0, 1}, 2, {7, 512}, {0, 1}, true},
+    {"stretched [7,1] -> [7,100]", 2, 2, {7, 1}, {7, 100}, {0, 1}, 2, {7, 100}, {1, 0}, true},
+    {"stretched middle [5,1,70] -> [5,9,70]", 3, 3, {5, 1, 70}, {5, 9, 70}, {0, 1, 2}, 3, {5, 9, 70}, {70, 0, 1}, true},
+    {"three levels [3,97] -> [3,5,97]", 2, 3, {3, 97}, {3, 5, 97}, {0, 2}, 3, {3, 5, 97}, {97, 0, 1}, true},
+    {"unit axes [64] -> [1,5,1,64]", 1, 4, {64}, {1, 5, 1, 64}, {3}, 2, {5, 64}, {0, 1}, true},
+    {"merged [2,3,128] -> [5,2,3,128]", 3, 4, {2, 3, 128}, {5, 2, 3, 128}, {1, 2, 3}, 2, {5, 768}, {0, 1}, true},
+    {"merged across a unit axis [3,1,64] -> [2,3,1,64]", 3, 4, {3, 1, 64}, {2, 3, 1, 64}, {1, 2, 3}, 2, {2, 192}, {0, 1}, true},
+    {"stretched [1] -> [100]", 1, 1, {1}, {100}, {0}, 1, {100}, {0}, true},
+    {"row run 63 [63] -> [40,63]", 1, 2, {63}, {40, 63}, {1}, 2, {40, 63}, {0, 1}, false},
+    {"row run 64 [64] -> [40,64]", 1, 2, {64}, {40, 64}, {1}, 2, {40, 64}, {0, 1}, true},
+    {"column run 63 [40] -> [40,63]", 1, 2, {40}, {40, 63}, {0}, 2, {40, 63}, {1, 0}, false},
+    {"column run 64 [40] -> [40,64]", 1, 2, {40}, {40, 64}, {0}, 2, {40, 64}, {1, 0}, true},
+    {"scalar run 63 [] -> [63]", 0, 1, {0}, {63}, {0}, 1, {63}, {0}, false},
+    {"scalar run 64 [] -> [64]", 0, 1, {0}, {64}, {0}, 1, {64}, {0}, true},
+    {"short rows [3] -> [1000,3]", 1, 2, {3}, {1000, 3}, {1}, 2, {1000, 3}, {0, 1}, false},
+};
+
+const fx_bcase FX_RUNS[FX_NRUNS] = {
+    {"[96] -> [128,96]", 1, 2, {96}, {128, 96}, {1}, 2, {128, 96}, {0, 1}, true},
+    {"[128] -> [96,128]", 1, 2, {128}, {96, 128}, {1}, 2, {96, 128}, {0, 1}, true},
+    {"[96] -> [96,128], a column", 1, 2, {96}, {96, 128}, {0}, 2, {96, 128}, {1, 0}, true},
+    {"[4,1,96] -> [4,32,96]", 3, 3, {4, 1, 96}, {4, 32, 96}, {0, 1, 2}, 3, {4, 32, 96}, {96, 0, 1}, true},
+    {"[64] -> [192,64]", 1, 2, {64}, {192, 64}, {1}, 2, {192, 64}, {0, 1}, true},
+    {"[] -> [3,4096]", 0, 2, {0}, {3, 4096}, {0}, 1, {FX_RUNS_N}, {0}, true},
+    {"[6,1] -> [6,2048]", 2, 2, {6, 1}, {6, 2048}, {0, 1}, 2, {6, 2048}, {1, 0}, true},
+    {"[192] -> [64,192]", 1, 2, {192}, {64, 192}, {1}, 2, {64, 192}, {0, 1}, true},
+    {"[256] -> [48,256]", 1, 2, {256}, {48, 256}, {1}, 2, {48, 256}, {0, 1}, true},
+    {"[384] -> [32,384]", 1, 2, {384}, {32, 384}, {1}, 2, {32, 384}, {0, 1}, true},
+    {"[512] -> [24,512]", 1, 2, {512}, {24, 512}, {1}, 2, {24, 512}, {0, 1}, true},
+    {"[768] -> [16,768]", 1, 2, {768}, {16, 768}, {1}, 2, {16, 768}, {0, 1}, true},
+    {"[1024] -> [12,1024]", 1, 2, {1024}, {12, 1024}, {1}, 2, {12, 1024}, {0, 1}, true},
+    {"[1536] -> [8,1536]", 1, 2, {1536}, {8, 1536}, {1}, 2, {8, 1536}, {0, 1}, true},
+};
+
+_Static_assert((long)FX_LARGE_N > (long)NB__PARALLEL_MIN && (FX_LARGE_N + 511) / 512 * 256 % 700 &&
+                   (FX_LARGE_N + 1) / 2 % 700 && (FX_LARGE_N + 1) / 2 % 9100,
+               "on 2 threads, runs straddle the split (in blocks, or as a native range)");
+const fx_bcase FX_LARGE[FX_NLARGE] = {
+    {"[700] -> [377,700]", 1, 2, {700}, {377, 700}, {1}, 2, {377, 700}, {0, 1}, true},
+    {"[377] -> [377,700], a column", 1, 2, {377}, {377, 700}, {0}, 2, {377, 700}, {1, 0}, true},
+    {"[29,1,700] -> [29,13,700]", 3, 3, {29, 1, 700}, {29, 13, 700}, {0, 1, 2}, 3, {29, 13, 700}, {700, 0, 1}, true},
+    {"[9100] -> [29,9100]", 1, 2, {9100}, {29, 9100}, {1}, 2, {29, 9100}, {0, 1}, true},
+    {"[] -> [263900]", 0, 1, {0}, {FX_LARGE_N}, {0}, 1, {FX_LARGE_N}, {0}, true},
+};
+
+nb_expr *fx_broadcast_in_dim(nb_expr *x, int rank, const int64_t *shape, const int *dims) {
+  if (!x) return NULL;
+  nb__node n = {.op = NB_OP_BROADCAST, .rank = (uint8_t)rank};
+  memcpy(n.shape, shape, (size_t)rank * sizeof *shape);
+  for (int k = 0; k < x->n.rank; k++) n.p.i[k] = dims[k];
+  return nb__emit("fx_broadcast_in_dim", NULL, &n, 1, &x);
+}
+
+void fx_bcase_put(nb_graph *g, nb_dtype dt, const fx_bcase *c, bool as_output, nb_expr **in, int *nin,
+                  nb_expr **out, int *nout) {
+  nb_expr *x = in[(*nin)++] = nb_input(g, "x", dt, c->rank, c->shape);
+  nb_expr *b = in[(*nin)++] = nb_input(g, "b", dt, c->xrank, c->x);
+  nb_expr *B = fx_broadcast_in_dim(b, c->rank, c->shape, c->dims);
+  nb_expr *t = nb_maximum(nb_sub(nb_mul(x, B), B), nb_square(x));
+  out[(*nout)++] = nb_add(nb_mul(t, B), x);
+  if (as_output) out[(*nout)++] = B;
+}
+
+void fx_runs_put(nb_graph *g, nb_dtype dt, const fx_bcase *k, int n, int64_t size, nb_expr **in, int *nin,
+                 nb_expr **out, int *nout) {
+  nb_expr *x = in[(*nin)++] = nb_input(g, "x", dt, 1, &size);
+  for (int c = 0; c < n; c++) {
+    nb_expr *xc = nb_reshape(x, k[c].rank, k[c].shape);
+    nb_expr *b = in[(*nin)++] = nb_input(g, "b", dt, k[c].xrank, k[c].x);
+    nb_expr *B = fx_broadcast_in_dim(b, k[c].rank, k[c].shape, k[c].dims);
+    out[(*nout)++] = nb_add(nb_mul(nb_maximum(nb_sub(nb_mul(xc, B), B), nb_square(xc)), B), xc);
+  }
+}
+
+const fx_bcase FX_ROW64 = {"[64] -> [96,64]", 1, 2, {64}, {96, 64}, {1}, 2, {96, 64}, {0, 1}, true};
+const fx_bcase FX_PADB = {"pad [128] -> [50,128]", 1, 2, {128}, {50, 128}, {1}, 2, {50, 128}, {0, 1}, true};
+const fx_bcase FX_ROW2 = {"[64] -> [2,64]", 1, 2, {64}, {2, 64}, {1}, 2, {2, 64}, {0, 1}, true};
+
+static nb_expr *pad_of(nb_expr *x, int64_t lo, int64_t hi) {
+  nb__node n = {.op = NB_OP_PAD, .p.i = {0, lo, hi, 0}};
+  return nb__emit("pad_of", NULL, &n, 1, &x);
+}
+
+void fx_outside_put(nb_graph *g, nb_dtype dt, bool as_output, nb_expr **in, int *nin, nb_expr **out, int *modes,
+                    int *nout) {
+  nb_expr *x = in[(*nin)++] = nb_input(g, "x", dt, 2, FX_ROW64.shape);
+  nb_expr *b = in[(*nin)++] = nb_input(g, "b", dt, 1, FX_ROW64.x);
+  nb_expr *w = in[(*nin)++] = nb_input(g, "w", dt, 2, (int64_t[]){64, 8});
+  nb_expr *p = in[(*nin)++] = nb_input(g, "p", dt, 1, (int64_t[]){64});
+  nb_expr *z = in[(*nin)++] = nb_input(g, "z", dt, 2, FX_PADB.shape);
+  nb_expr *p2 = in[(*nin)++] = nb_input(g, "p2", dt, 1, (int64_t[]){64});
+  nb_expr *z2 = in[(*nin)++] = nb_input(g, "z2", dt, 1, (int64_t[]){128});
+  nb_expr *x2 = in[(*nin)++] = nb_input(g, "x2", dt, 2, FX_ROW2.shape);
+  nb_expr *b2 = in[(*nin)++] = nb_input(g, "b2", dt, 1, FX_ROW2.x);
+  nb_expr *s = in[(*nin)++] = nb_input(g, "s", dt, 2, (int64_t[]){40, 700});
+  nb_expr *c = in[(*nin)++] = nb_input(g, "c", dt, 2, (int64_t[]){2, 64});
+  nb_expr *B = fx_broadcast_in_dim(b, 2, FX_ROW64.shape, FX_ROW64.dims);
+  nb_expr *P = pad_of(p, 32, 32), *Q = pad_of(p2, 40, 24);
+  double   k[64];
+  for (int i = 0; i < 64; i++) k[i] = 0.25 * (i % 9) - 1;
+  modes[*nout] = EXACT, out[(*nout)++] = nb_add(nb_mul(x, B), x); /* B's group, closed by: */
+  /* in B's group too, broadcasts of a constant, of a reshape of a value in the
+   * workspace, of a view of an input at an offset (row 1 of c) */
+  modes[*nout] = EXACT, out[(*nout)++] = nb_mul(x, nb_const(g, dt, 1, (int64_t[]){64}, k));
+  modes[*nout] = VM, out[(*nout)++] = nb_mul(x, nb_reshape(nb_exp(b), 2, (int64_t[]){1, 64}));
+  modes[*nout] = EXACT, out[(*nout)++] = nb_sub(x, nb_slice(c, 0, 1, 2, 1));
+  modes[*nout] = RSUM, out[(*nout)++] = nb_matmul(B, w);
+  modes[*nout] = RSUM, out[(*nout)++] = nb_sum(nb_sub(B, x), 1, (int[]){0}, false);
+  modes[*nout] = EXACT, out[(*nout)++] = nb_sub(nb_mul(z, fx_broadcast_in_dim(P, 2, FX_PADB.shape, FX_PADB.dims)), z);
+  modes[*nout] = EXACT, out[(*nout)++] = nb_mul(P, nb_square(P));
+  modes[*nout] = EXACT, out[(*nout)++] = nb_sub(nb_mul(z2, Q), z2);
+  modes[*nout] = EXACT, out[(*nout)++] = nb_mul(x2, fx_broadcast_in_dim(b2, 2, FX_ROW2.shape, FX_ROW2.dims));
+  modes[*nout] = VM, out[(*nout)++] = nb_softmax(s, -1);
+  modes[*nout] = RSUM, out[(*nout)++] = nb_sub(s, nb_mean(s, 0, NULL, false));
+  if (as_output) modes[*nout] = EXACT, out[(*nout)++] = B;
+}
+
+nb_fn *fx_mlp_layer(nb_dtype dt) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, 2, (int64_t[]){FX_MLP_N, FX_MLP_D});
+  nb_expr  *w = nb_input(g, "W", dt, 2, (int64_t[]){FX_MLP_D, FX_MLP_H});
+  nb_expr  *b = nb_input(g, "b", dt, 1, (int64_t[]){FX_MLP_H});
+  nb_expr  *y = nb_input(g, "y", dt, 2, (int64_t[]){FX_MLP_N, FX_MLP_H});
+  nb_expr  *l = nb_sum(nb_mul(nb_tanh(nb_add(nb_muls(nb_matmul(x, w), 0.25), b)), y), 0, NULL, false);
+  nb_fn    *f = make_fn("mlp layer", g, 4, (nb_expr *[]){x, w, b, y}, 1, &l);
+  nb_graph_free(g);
+  return f;
+}
+
+int fx_mlp_fd_check(nb_fn *l, nb_fn *gr, const bufs *in) {
+  bufs x, out, lo;
+  int  bad = 0;
+  memset(&x, 0, sizeof x), memset(&out, 0, sizeof out), memset(&lo, 0, sizeof lo);
+  if (!bufs_clone(&x, in) || !bufs_make(&out, gr, false) || !bufs_make(&lo, l, false)) bad++;
+  if (!bad && call_fast(gr, &x, &out) != NB_OK) bad++;
+  static const int64_t bs[] = {0, 1, 63, 64, 100, FX_MLP_H - 1};
+  static const int64_t ws[] = {0, 77, FX_MLP_H, FX_MLP_D * FX_MLP_H - 1};
+  for (int k = 0; !bad && k < 10; k++) {
+    int     which = k < 6 ? 2 : 1; /* input b, or W */
+    int64_t e = k < 6 ? bs[k] : ws[k - 6];
+    double  v = getv(&x, which, e), h = 1e-5, lp, lm;
+    setv(&x, which, e, v + h);
+    bad += call_fast(l, &x, &lo) != NB_OK;
+    lp = getv(&lo, 0, 0);
+    setv(&x, which, e, v - h);
+    bad += call_fast(l, &x, &lo) != NB_OK;
+    lm = getv(&lo, 0, 0);
+    setv(&x, which, e, v);
+    double fd = (lp - lm) / (2 * h), got = getv(&out, which - 1, e);
+    if (fabs(got - fd) > 1e-6 * (1 + fabs(fd))) {
+      fprintf(stderr, "    %s: d L / d %s[%lld] = %.12g, central difference %.12g\n", th_current,
+              which == 2 ? "b" : "W", (long long)e, got, fd);
+      bad++;
+    }
+  }
+  bufs_free(&x), bufs_free(&out), bufs_free(&lo);
+  return bad;
+}
+
+int32_t fx_bcase_node(const nb_fn *f, const fx_bcase *c) {
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    const nb__node *n = &f->nodes[i].n, *x = n->op == NB_OP_BROADCAST ? &f->nodes[f->nodes[i].src[0]].n : NULL;
+    if (x && n->rank == c->rank && x->rank == c->xrank &&
+        !memcmp(n->shape, c->shape, (size_t)c->rank * sizeof *c->shape) &&
+        !memcmp(x->shape, c->x, (size_t)c->xrank * sizeof *c->x))
+      return i;
+  }
+  return -1;
+}
+
+int32_t fx_group_of(nb_fn *f, int32_t i) {
+  if (nb_fn_workspace_bytes(f) < 0 || !f->plan) return -1;
+  const nb__plan *p = f->plan;
+  for (int32_t s = 0; s < p->nsteps; s++) {
+    int32_t g = p->steps[s].group;
+    for (int32_t k = 0; g >= 0 && k < p->groups[g].count; k++)
+      if (p->members[p->groups[g].first + k] == i) return g;
+  }
+  return -1;
+}
+
+void check_bcase_(const char *file, int line, const char *what, nb_fn *f, const fx_bcase *c) {
+  if (!f) return;
+  int32_t i = fx_bcase_node(f, c);
+  if (i < 0) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: %s: no such broadcast node\n", file, line, th_current, what, c->what);
+    return;
+  }
+  int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK];
+  int     nlev = nb__broadcast_levels(&f->nodes[i].n, &f->nodes[f->nodes[i].src[0]].n, ext, str);
+  bool    same = nlev == c->nlev;
+  for (int k = 0; same && k < nlev; k++) same = ext[k] == c->ext[k] && str[k] == c->str[k];
+  if (!same) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: %s: %d levels, the innermost %lld at stride %lld; want %d, %lld at %lld\n",
+            file, line, th_current, what, c->what, nlev, (long long)ext[nlev - 1], (long long)str[nlev - 1],
+            c->nlev, (long long)c->ext[c->nlev - 1], (long long)c->str[c->nlev - 1]);
+  }
+  int32_t g = fx_group_of(f, i);
+  if ((g >= 0) != c->fused) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: %s: %s a fused group, want %s\n", file, line, th_current, what, c->what,
+            g >= 0 ? "in" : "not in", c->fused ? "in" : "not in");
+  }
+}
+
 /* ---- files and the environment ------------------------------------------------------ */
 
 bool tmpdir_make(char *path, size_t n) {

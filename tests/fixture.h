@@ -164,6 +164,71 @@ void check_threads_(const char *file, int line, const char *what, nb_fn *f, int 
 #define check_threads(what, f, nt, warm, modes, seed) \
   check_threads_(__FILE__, __LINE__, what, f, nt, warm, modes, seed)
 
+/* ---- broadcasts inside fused groups (test_exec.c, test_emit.c) ----------------------
+ * A broadcast_in_dim joins a fused group when its operand is smaller and is read in
+ * affine runs of at least 64 elements: the innermost of its levels (output axes merged
+ * while the operand's index stays affine, axes of length 1 skipped; an operand axis of
+ * length 1 that is stretched reads with stride 0). */
+typedef struct fx_bcase {
+  const char *what;
+  int         xrank, rank;
+  int64_t     x[4], shape[4]; /* operand and result shapes */
+  int         dims[4];        /* the result axis of each operand axis */
+  int         nlev;           /* its levels, outermost first: ext[k] elements at stride str[k] */
+  int64_t     ext[3], str[3];
+  bool        fused;          /* a member of a fused group (else computed alone) */
+} fx_bcase;
+enum { FX_NBCASES = 23 };
+extern const fx_bcase FX_BCASES[FX_NBCASES];
+
+/* broadcast_in_dim of x to shape with operand axis k at axis dims[k] (the public
+ * operations place the operand's axes last; derivatives place them anywhere) */
+nb_expr *fx_broadcast_in_dim(nb_expr *x, int rank, const int64_t *shape, const int *dims);
+/* case c in a chain: inputs x (the result's shape) and b (the operand) are appended to
+ * in, outputs to out: y = max(x B - B, x^2) B + x (B read three times, exact), and B
+ * itself when as_output */
+void fx_bcase_put(nb_graph *g, nb_dtype dt, const fx_bcase *c, bool as_output, nb_expr **in, int *nin,
+                  nb_expr **out, int *nout);
+/* the broadcast node of f from c's operand shape to c's shape, or -1 */
+int32_t fx_bcase_node(const nb_fn *f, const fx_bcase *c);
+/* the fused group (a step of 2 or more members) of f's plan holding node i, or -1;
+ * makes the plan */
+int32_t fx_group_of(nb_fn *f, int32_t i);
+/* Broadcasts of several shapes of one size in one group (FX_RUNS): runs of 96,
+ * 128 (as a row and as a column), 64, 2048 and seven more (11 runs that cut
+ * rows: more than any per-rank limit), a stretched middle axis, one run of
+ * the whole size. A group above NB__PARALLEL_MIN (FX_LARGE): runs of 700 and
+ * 9100 and the whole size, none dividing the point where 2 threads split it. */
+enum { FX_RUNS_N = 12288, FX_NRUNS = 14, FX_LARGE_N = 377 * 700, FX_NLARGE = 5 };
+extern const fx_bcase FX_RUNS[FX_NRUNS], FX_LARGE[FX_NLARGE];
+/* the chains of cases k[0, n) over reshapes of one input x of `size` elements,
+ * appended: inputs (x, b0, b1, ...), outputs (y0, y1, ...), y = max(x B - B, x^2) B + x */
+void fx_runs_put(nb_graph *g, nb_dtype dt, const fx_bcase *k, int n, int64_t size, nb_expr **in, int *nin,
+                 nb_expr **out, int *nout);
+/* Broadcasts read outside their group, and pads: FX_ROW64 [64] -> [96,64] in its group
+ * (x B + x), which a product then closes, read by a reduction too, and an output when
+ * as_output; a pad P (p [64] between 32 zeros on each side) read by a broadcast
+ * (FX_PADB, to [50,128]) and by an elementwise node: made, never read through a guard;
+ * a pad Q (p2 [64] after 40 zeros) read only by an elementwise node (through a guard in
+ * generated code, which cuts the loop at its edges 40 and 104), in one group with P's
+ * reader and a broadcast FX_ROW2 [64] -> [2,64]; in FX_ROW64's group, broadcasts of a
+ * constant, of a reshape of a computed value and of a view at an offset (a slice);
+ * softmax and centring (x - mean x) of s [40,700]: broadcasts of reductions. Appends
+ * inputs, outputs and their modes. */
+extern const fx_bcase FX_ROW64, FX_PADB, FX_ROW2;
+void fx_outside_put(nb_graph *g, nb_dtype dt, bool as_output, nb_expr **in, int *nin, nb_expr **out, int *modes,
+                    int *nout);
+/* L(x [300,40], W [40,128], b [128], y [300,128]) = sum(tanh(x W / 4 + b) y): tanh far
+ * from saturation for inputs in D_UNIT */
+enum { FX_MLP_N = 300, FX_MLP_D = 40, FX_MLP_H = 128 };
+nb_fn *fx_mlp_layer(nb_dtype dt);
+/* gr = grad of l wrt (W, b) at in (gr's inputs) against central differences of l
+ * (nb_call) at some entries of W and b; returns the failures, reported */
+int    fx_mlp_fd_check(nb_fn *l, nb_fn *gr, const bufs *in);
+/* case c's node in f has c's levels, and is fused or not as c says */
+void check_bcase_(const char *file, int line, const char *what, nb_fn *f, const fx_bcase *c);
+#define check_bcase(what, f, c) check_bcase_(__FILE__, __LINE__, what, f, c)
+
 /* ---- files and the environment ------------------------------------------------------ */
 /* a new private directory under $TMPDIR (or /tmp) in path (capacity n); fails the test
  * when it cannot be made */

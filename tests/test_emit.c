@@ -16,7 +16,10 @@
  * together natively and interpreted; the vjp and grad of sum((Q X)^2) (the
  * GMM pattern) and their masked products, also with inf and NaN where the
  * cotangent is zero; reductions that keep the last axis (omp simd only where
- * the innermost steps write distinct outputs). Comparisons are exact where
+ * the innermost steps write distinct outputs); broadcasts fused into loops cut
+ * into rows at their runs (plain loops, loops split into blocks, loops run on
+ * threads; in the text case by case, all of them natively on the pool and on
+ * the calling thread alone) and the gradient of a bias added by broadcast. Comparisons are exact where
  * both evaluators run the same formula, VM where libmvec may serve one of
  * them, MM for products, RSUM where sums run in another order (fixture.h).
  *
@@ -1161,6 +1164,178 @@ static void test_reduce_along_native(void) {
   nb_fn_free(f[1]);
 }
 
+/* ---- broadcasts inside fused loops -------------------------------------------------
+ * A broadcast fused into a group (plan.c: its operand read in affine runs of at
+ * least 64 elements) is read in the group's loop at o<m> + (i - r0) * stride,
+ * the loop cut into rows [r0, r1) at every multiple of each broadcast's run
+ * (emit/c_fused.c, open_rows): in plain loops, in loops split into blocks of
+ * NB__BLOCK (sin and cos of one value in one group), and in loops of at least
+ * NB__PARALLEL_MIN elements that become functions of a range [lo, hi) run on
+ * threads, where lo falls inside a run. The cases of test_exec (FX_BCASES and
+ * the others in fixture.c) alone in the text; all in one function per dtype
+ * natively, on the thread pool and on the calling thread alone; the gradient
+ * of an MLP layer (a bias added by broadcast). */
+enum { BP_RUNS = FX_NBCASES, BP_LARGE, BP_BLOCKED, BP_BLOCKED_LARGE, BP_OUTSIDE, NBP };
+
+static const char ROWS_TEXT[] = "for (int64_t r0 = "; /* a loop cut into rows */
+static const char CUT_TEXT[] = "  if (r1 > (r0 / ";   /* a row ends at a multiple of a run */
+static const char BLOCK_ROWS_TEXT[] = "for (int64_t r0 = i0, r1; r0 < i0 + len; r0 = r1)";
+static const char RANGE_ROWS_TEXT[] = "for (int64_t r0 = lo, r1; r0 < hi; r0 = r1)";
+static const char GUARD_NOTE[] = "read by the loops below through a guard";
+
+/* The blocked piece: x [r,c], b1 [c], b2 [r]: sin(v) cos(v) (B2 + x) with v = x B1
+ * (B1 = b1 in rows, B2 = b2 in columns): its loop is split into blocks between
+ * the sin and the cos, B1 read in the first part, B2 in the second */
+static const fx_bcase BL[2][2] = {
+    {{"[150] -> [7,150]", 1, 2, {150}, {7, 150}, {1}, 2, {7, 150}, {0, 1}, true},
+     {"[7] -> [7,150]", 1, 2, {7}, {7, 150}, {0}, 2, {7, 150}, {1, 0}, true}},
+    {{"[600] -> [451,600]", 1, 2, {600}, {451, 600}, {1}, 2, {451, 600}, {0, 1}, true},
+     {"[451] -> [451,600]", 1, 2, {451}, {451, 600}, {0}, 2, {451, 600}, {1, 0}, true}},
+};
+_Static_assert(451 * 600 >= NB__PARALLEL_MIN && (451 * 600 + 1) / 2 % 600, "a run straddles the split");
+static const char *const BP_NAMES[NBP - FX_NBCASES] = {"several runs", "large", "blocked", "large blocked",
+                                                       "read outside"};
+
+/* piece k: inputs appended to in, outputs to O */
+static void bc_put(nb_graph *g, nb_dtype dt, int k, nb_expr **in, int *nin, outs *O) {
+  nb_expr *o[16];
+  int      no = 0;
+  if (k < FX_NBCASES) fx_bcase_put(g, dt, &FX_BCASES[k], k % 2, in, nin, o, &no);
+  if (k == BP_RUNS) fx_runs_put(g, dt, FX_RUNS, FX_NRUNS, FX_RUNS_N, in, nin, o, &no);
+  if (k == BP_LARGE) fx_runs_put(g, dt, FX_LARGE, FX_NLARGE, FX_LARGE_N, in, nin, o, &no);
+  for (int j = 0; j < no; j++) put(O, EXACT, o[j]);
+  if (k == BP_BLOCKED || k == BP_BLOCKED_LARGE) {
+    const fx_bcase *c = BL[k == BP_BLOCKED_LARGE];
+    nb_expr        *x = in[(*nin)++] = nb_input(g, "x", dt, 2, c[0].shape);
+    nb_expr        *b1 = in[(*nin)++] = nb_input(g, "b1", dt, 1, c[0].x);
+    nb_expr        *b2 = in[(*nin)++] = nb_input(g, "b2", dt, 1, c[1].x);
+    nb_expr        *v = nb_mul(x, fx_broadcast_in_dim(b1, 2, c[0].shape, c[0].dims));
+    nb_expr        *sc = nb_mul(nb_sin(v), nb_cos(v));
+    put(O, VM, nb_mul(sc, nb_add(fx_broadcast_in_dim(b2, 2, c[1].shape, c[1].dims), x)));
+  }
+  if (k == BP_OUTSIDE) {
+    nb_expr *o2[16];
+    int      m2[16], n2 = 0;
+    fx_outside_put(g, dt, true, in, nin, o2, m2, &n2);
+    for (int j = 0; j < n2; j++) put(O, m2[j], o2[j]);
+  }
+}
+
+/* pieces [first, first + count) in one function */
+static nb_fn *fn_bc(nb_dtype dt, int first, int count, outs *O) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[FX_MAXBUFS];
+  int       nin = 0;
+  memset(O, 0, sizeof *O);
+  for (int k = first; k < first + count; k++) bc_put(g, dt, k, in, &nin, O);
+  char what[96];
+  snprintf(what, sizeof what, "broadcast pieces [%d, %d) %s", first, first + count, dtname(dt));
+  nb_fn *f = make_fn(what, g, nin, in, O->n, O->o);
+  nb_graph_free(g);
+  return f;
+}
+
+/* each piece alone: rows where a broadcast is fused, cut at its runs, and
+ * none where it is not */
+static void test_broadcast_rows_text(void) {
+  for (int k = 0; k < NBP; k++) {
+    outs           O;
+    nb_fn         *f = fn_bc(NB_F64, k, 1, &O);
+    char          *text = emit_text(f, "bc");
+    const fx_bcase *c = k < FX_NBCASES ? &FX_BCASES[k] : NULL;
+    const char    *what = c ? c->what : BP_NAMES[k - FX_NBCASES];
+    char           cut[96];
+    if (!text) {
+      nb_fn_free(f);
+      continue;
+    }
+    int rows = count_of(text, ROWS_TEXT), cuts = count_of(text, CUT_TEXT);
+    if (c) {
+      check_bcase(what, f, c);
+      int64_t run = c->ext[c->nlev - 1];
+      snprintf(cut, sizeof cut, "%s%lld + 1) * %lld) ", CUT_TEXT, (long long)run, (long long)run);
+      if (rows != (c->fused ? 1 : 0)) FAILF("%s: %d loops cut into rows, want %d", what, rows, c->fused ? 1 : 0);
+      if (cuts != (c->fused && c->nlev > 1)) FAILF("%s: %d cuts, want %d", what, cuts, c->fused && c->nlev > 1);
+      if (c->fused && c->nlev > 1 && !strstr(text, cut)) FAILF("%s: no row ends at multiples of %lld", what, (long long)run);
+    }
+    /* runs of 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536 and 2048 (a run
+       of the whole size cuts nothing) */
+    if (k == BP_RUNS && (rows != 1 || cuts != 11))
+      FAILF("%s: %d loops cut into rows at %d runs, want 1 and 11", what, rows, cuts);
+    bool fns = strstr(text, "NB_RUN(bc_loop0, ") != NULL; /* a loop is a function of its range */
+    if (k == BP_LARGE && (!fns || count_of(text, RANGE_ROWS_TEXT) != 1 || cuts != 2))
+      FAILF("%s: %d loops of a range cut into rows at %d runs, want 1 and 2", what, count_of(text, RANGE_ROWS_TEXT), cuts);
+    if (k == BP_BLOCKED && (fns || count_of(text, BLOCK_ROWS_TEXT) != 2))
+      FAILF("%s: %d parts of blocks cut into rows, want 2", what, count_of(text, BLOCK_ROWS_TEXT));
+    if (k == BP_BLOCKED_LARGE && (!fns || count_of(text, BLOCK_ROWS_TEXT) != 2))
+      FAILF("%s: %d parts of blocks cut into rows in a function of a range, want 2", what,
+            count_of(text, BLOCK_ROWS_TEXT));
+    /* the pad a broadcast reads is made, the other is read through a guard by
+     * loops cut at its edges (40 and 104), and in rows at multiples of 64 */
+    if (k == BP_OUTSIDE && (count_of(text, "/* pad */\n") != 1 || count_of(text, GUARD_NOTE) != 1 ||
+                            !strstr(text, "for (int64_t r0 = 40, r1; r0 < 104; r0 = r1)")))
+      FAILF("%s: %d pads made, %d read through a guard, want 1 and 1, in rows between the edges", what,
+            count_of(text, "/* pad */\n"), count_of(text, GUARD_NOTE));
+    free(text);
+    nb_fn_free(f);
+  }
+}
+
+/* f's native code on the calling thread alone (no parallel runner: its
+ * large loops run whole) against the reference */
+static void check_serial(const char *what, nb_fn *f, const int *modes, int dom, uint64_t seed) {
+  if (!f || !f->native) return;
+  bufs    in, out, ref;
+  int64_t wb = nb_fn_workspace_bytes(f);
+  void   *ws = wb >= 0 ? aligned_alloc(64, ((size_t)wb + 64) / 64 * 64) : NULL;
+  memset(&in, 0, sizeof in), memset(&out, 0, sizeof out), memset(&ref, 0, sizeof ref);
+  if (ws && bufs_make(&in, f, true) && bufs_make(&out, f, false) && bufs_make(&ref, f, false)) {
+    bufs_random(&in, NULL, dom, seed);
+    CHECK(f->native((const void *const *)in.p, out.p, ws, NULL, NULL) == 0);
+    CHECK(call_ref(f, &in, &ref) == NB_OK);
+    compare_bufs(what, &out, &ref, modes, EXACT, NULL, false);
+  } else {
+    FAILF("%s: out of memory", what);
+  }
+  free(ws);
+  bufs_free(&in), bufs_free(&out), bufs_free(&ref);
+}
+
+static void test_broadcast_native(void) {
+  static const int wrt[2] = {1, 2};
+  const nb_diff_opts wb = {2, wrt, 0};
+  outs               O[2];
+  nb_fn             *l = fx_mlp_layer(NB_F64);
+  nb_fn *f[3] = {fn_bc(NB_F64, 0, NBP, &O[0]), fn_bc(NB_F32, 0, NBP, &O[1]), l ? nb_grad(l, &wb) : NULL};
+  static const char *const names[3] = {"broadcasts f64", "broadcasts f32", "grad of an MLP layer f64"};
+  int rsum[FX_MAXBUFS];
+  for (int j = 0; j < FX_MAXBUFS; j++) rsum[j] = RSUM;
+  if (l && derived_ok(names[2], f[2])) {
+    char *text = emit_text(f[2], "mlp");
+    if (text && !strstr(text, ROWS_TEXT)) FAILF("%s: no loop cut into rows (the bias)", names[2]);
+    free(text);
+  }
+  compile_all("broadcasts", f, 3);
+  for (int k = 0; k < 3; k++) {
+    if (!f[k] || !f[k]->native) continue;
+    const int *modes = k < 2 ? O[k].mode : rsum;
+    int        dom = k < 2 ? D_ANY : D_UNIT;
+    for (int c = 0; k < 2 && c < FX_NBCASES; c++) check_bcase(names[k], f[k], &FX_BCASES[c]);
+    check_fn_(__FILE__, __LINE__, names[k], f[k], NULL, dom, modes, EXACT, 700u + (unsigned)k);
+    check_serial(names[k], f[k], modes, dom, 710u + (unsigned)k);
+    if (k == 2) {
+      bufs in;
+      if (bufs_make(&in, f[k], true)) {
+        bufs_random(&in, NULL, D_UNIT, 720u);
+        if (fx_mlp_fd_check(l, f[k], &in)) FAILF("%s: gradient and central differences differ", names[k]);
+      }
+      bufs_free(&in);
+    }
+  }
+  for (int k = 0; k < 3; k++) nb_fn_free(f[k]);
+  nb_fn_free(l);
+}
+
 /* ---- native calls after failures, repeated compiles, compiles in threads --------------- */
 
 /* a small function and its expected outputs computed here in double */
@@ -1429,6 +1604,8 @@ void suite_emit(void) {
   RUN(test_matmul_derivatives_native);
   RUN(test_masked_products_nonfinite);
   RUN(test_reduce_along_native);
+  RUN(test_broadcast_rows_text);
+  RUN(test_broadcast_native);
   RUN(test_compile_failures);
   RUN(test_compile_same_fn_in_threads);
   RUN(test_every_primitive_native);

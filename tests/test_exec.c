@@ -17,7 +17,10 @@
  * outputs that are intermediates of a group, the same node twice, inputs,
  * reshapes/transposes of intermediates; groups of different sizes interleaved;
  * in-place chains with casts; random graphs; groups large enough to be split
- * over the thread pool; derivative functions (vjp, value_and_grad, hessian,
+ * over the thread pool; broadcasts computed block by block inside groups (rows,
+ * columns, 3-D, scalars, stretched axes, runs just below and at 64, several runs
+ * in one group, split over threads, read outside their group, the gradient of a
+ * bias added by broadcast); derivative functions (vjp, value_and_grad, hessian,
  * jacrev, vmap_sized of grad); BLAS-sized matmuls (2-D, batched, broadcast,
  * 1-D) and their jvps/vjps (masked products), with inf/NaN in the branch of
  * nb_where not taken; repeated calls, no allocation after the first call, calls
@@ -443,6 +446,192 @@ static void test_output_kinds(void) {
       check_fn(what, f, D_SPEC, EXACT, 1400u + (unsigned)s);
       nb_fn_free(f);
     }
+}
+
+/* ---- broadcasts inside fused groups --------------------------------------------------
+ * A broadcast whose operand is read in affine runs of at least 64 elements is
+ * computed block by block inside its group (exec/call.c, nb__broadcast_block:
+ * blocks of 512 cross the runs' ends, runs cross the blocks'); shorter runs are
+ * made whole as before. The cases (FX_BCASES, fixture.c) in a chain, with the
+ * broadcast a block temporary or an output, then several runs in one group, a
+ * group split over the thread pool, broadcasts read outside their group (a
+ * product, an output, a reduction), pads read by a broadcast (made) or not
+ * (read through a guard), broadcasts of reductions (softmax, centring), and
+ * the gradient of an MLP layer. Each checks which broadcasts the plan fused. */
+
+/* the broadcast nodes of f that are members of fused groups */
+static int fused_broadcasts(nb_fn *f) {
+  int n = 0;
+  for (int32_t i = 0; f && i < f->nnodes; i++) n += f->nodes[i].n.op == NB_OP_BROADCAST && fx_group_of(f, i) >= 0;
+  return n;
+}
+
+static void test_broadcast_cases(void) {
+  plan_stats st = {0};
+  for (int d = 0; d < 2; d++)
+    for (int c = 0; c < FX_NBCASES; c++)
+      for (int as_out = 0; as_out < 2; as_out++) {
+        const fx_bcase *k = &FX_BCASES[c];
+        nb_dtype        dt = DTYPES[d];
+        char            what[128];
+        snprintf(what, sizeof what, "%s %s%s", k->what, dtname(dt), as_out ? ", an output" : "");
+        nb_graph *g = nb_graph_new();
+        nb_expr  *in[2], *o[2];
+        int       nin = 0, no = 0;
+        fx_bcase_put(g, dt, k, as_out, in, &nin, o, &no);
+        nb_fn *f = make_fn(what, g, nin, in, no, o);
+        nb_graph_free(g);
+        check_bcase(what, f, k);
+        int32_t i = f ? fx_bcase_node(f, k) : -1;
+        /* fused: a block temporary of its group, or computed into the caller's buffer */
+        if (i >= 0 && k->fused && f->plan->home[i].kind != (as_out ? NB__HOME_OUT : NB__HOME_TEMP))
+          FAILF("%s: the broadcast's home is %d, want %d", what, f->plan->home[i].kind,
+                as_out ? NB__HOME_OUT : NB__HOME_TEMP);
+        check_fn(what, f, D_ANY, EXACT, 9000u + 10u * (unsigned)c + (unsigned)as_out);
+        add_stats(&st, f);
+        nb_fn_free(f);
+      }
+  print_stats("broadcast cases", &st);
+}
+
+/* the chains of cases k[0, n) over reshapes of one input x of `size` elements */
+static nb_fn *fn_runs(nb_dtype dt, const fx_bcase *k, int n, int64_t size) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[MAXIO], *o[MAXIO];
+  int       nin = 0, no = 0;
+  fx_runs_put(g, dt, k, n, size, in, &nin, o, &no);
+  nb_fn *f = make_fn("runs", g, nin, in, no, o);
+  nb_graph_free(g);
+  return f;
+}
+
+/* every case's broadcast is a member of one and the same group */
+static bool one_group(const char *what, nb_fn *f, const fx_bcase *k, int n) {
+  int32_t g0 = f ? fx_group_of(f, fx_bcase_node(f, &k[0])) : -1;
+  for (int c = 0; f && c < n; c++) {
+    check_bcase(what, f, &k[c]);
+    if (g0 < 0 || fx_group_of(f, fx_bcase_node(f, &k[c])) != g0) {
+      FAILF("%s: %s is not in the group of %s", what, k[c].what, k[0].what);
+      return false;
+    }
+  }
+  return f != NULL;
+}
+
+static void test_broadcast_runs(void) {
+  for (int d = 0; d < 2; d++) {
+    char what[64];
+    snprintf(what, sizeof what, "several runs in one group %s", dtname(DTYPES[d]));
+    nb_fn *f = fn_runs(DTYPES[d], FX_RUNS, FX_NRUNS, FX_RUNS_N);
+    one_group(what, f, FX_RUNS, FX_NRUNS);
+    check_fn(what, f, D_ANY, EXACT, 9300u + (unsigned)d);
+    nb_fn_free(f);
+  }
+}
+
+/* The group of FX_LARGE_N elements (above NB__PARALLEL_MIN; fixture.h) split
+ * over the thread pool in ranges of blocks whose ends fall inside runs; then
+ * the same group on one thread, and from 2 callers. */
+static void test_broadcast_threads(void) {
+  for (int d = 0; d < 2; d++) {
+    char what[64];
+    snprintf(what, sizeof what, "broadcasts split over threads %s", dtname(DTYPES[d]));
+    nb_fn *f = fn_runs(DTYPES[d], FX_LARGE, FX_NLARGE, FX_LARGE_N);
+    if (!one_group(what, f, FX_LARGE, FX_NLARGE)) {
+      nb_fn_free(f);
+      continue;
+    }
+    nb__group *gr = &f->plan->groups[fx_group_of(f, fx_bcase_node(f, &FX_LARGE[0]))];
+    CHECK(gr->size == FX_LARGE_N && gr->parts == nb__pool_threads());
+    check_fn(what, f, D_ANY, EXACT, 9400u + (unsigned)d);
+    int modes[FX_NLARGE] = {EXACT, EXACT, EXACT, EXACT, EXACT};
+    check_threads(what, f, 2, true, modes, 9410u + (unsigned)d);
+    int parts = gr->parts;
+    gr->parts = 1; /* on the calling thread alone */
+    snprintf(what, sizeof what, "broadcasts on one thread %s", dtname(DTYPES[d]));
+    check_fn(what, f, D_ANY, EXACT, 9420u + (unsigned)d);
+    gr->parts = parts;
+    nb_fn_free(f);
+  }
+}
+
+/* the pad node of f with lo zeros before its operand, or -1 */
+static int32_t pad_node(const nb_fn *f, int64_t lo) {
+  for (int32_t i = 0; i < f->nnodes; i++)
+    if (f->nodes[i].n.op == NB_OP_PAD && f->nodes[i].n.p.i[1] == lo) return i;
+  return -1;
+}
+
+/* broadcasts read outside their group, pads read by broadcasts, broadcasts of
+ * reductions (fx_outside_put, fixture.h) */
+static void test_broadcast_outside(void) {
+  for (int d = 0; d < 2; d++)
+    for (int as_out = 0; as_out < 2; as_out++) {
+      nb_dtype dt = DTYPES[d];
+      char     what[96];
+      snprintf(what, sizeof what, "broadcasts read outside their group %s%s", dtname(dt), as_out ? ", an output" : "");
+      nb_graph *g = nb_graph_new();
+      nb_expr  *in[MAXIO], *o[MAXIO];
+      int       modes[MAXIO], nin = 0, no = 0;
+      fx_outside_put(g, dt, as_out, in, &nin, o, modes, &no);
+      nb_fn *f = make_fn(what, g, nin, in, no, o);
+      nb_graph_free(g);
+      if (!f) continue;
+      check_bcase(what, f, &FX_ROW64);
+      check_bcase(what, f, &FX_PADB);
+      check_bcase(what, f, &FX_ROW2);
+      int32_t i = fx_bcase_node(f, &FX_ROW64), p = pad_node(f, 32), q = pad_node(f, 40);
+      CHECK(i >= 0 && f->plan->home[i].kind == (as_out ? NB__HOME_OUT : NB__HOME_WS));
+      CHECK(p >= 0 && f->plan->through[p] == 0);                 /* read by a broadcast: made */
+      CHECK(q >= 0 && f->plan->through[q] == NB__THROUGH_GUARD); /* read through a guard */
+      /* FX_ROW64's group holds 4 (of an input, a constant, a reshape, a view);
+       * the softmax's [40,1] -> [40,700] (twice) and the centring's scalar */
+      int32_t gb = fx_group_of(f, i), in_gb = 0;
+      for (int32_t j = 0; j < f->nnodes; j++) in_gb += f->nodes[j].n.op == NB_OP_BROADCAST && fx_group_of(f, j) == gb;
+      CHECK(gb >= 0 && in_gb == 4);
+      for (int32_t j = 0; j < f->nnodes; j++) /* the view: row 1 of c, in place */
+        if (f->nodes[j].n.op == NB_OP_SLICE)
+          CHECK(f->plan->home[j].kind == NB__HOME_ALIAS && f->plan->home[j].offset == 64 * (int64_t)esize(dt));
+      CHECK(fused_broadcasts(f) >= 9);
+      check_fn_io(what, f, NULL, modes, 9500u + (unsigned)(2 * d + as_out));
+      nb_fn_free(f);
+    }
+}
+
+/* the gradient of an MLP layer's loss (fx_mlp_layer, fixture.h): the bias's
+ * broadcast is fused forward, the vjp's cotangent is a fused scalar
+ * broadcast, and the bias's gradient a sum over rows. Against the reference,
+ * and in f64 against central differences of the loss */
+static void test_broadcast_grads(void) {
+  static const int   wrt[2] = {1, 2};
+  const nb_diff_opts wb = {2, wrt, 0};
+  for (int d = 0; d < 2; d++) {
+    nb_dtype dt = DTYPES[d];
+    char     what[64];
+    nb_fn   *l = fx_mlp_layer(dt);
+    nb_fn   *gr = l ? nb_grad(l, &wb) : NULL, *v = l ? nb_vjp(l, NULL) : NULL;
+    snprintf(what, sizeof what, "grad of an MLP layer %s", dtname(dt));
+    if (l && derived_ok(what, gr)) {
+      CHECK(fused_broadcasts(gr) >= 1); /* the bias (the cotangent is a fill) */
+      check_fn(what, gr, D_UNIT, RSUM, 9600u + (unsigned)d);
+      if (dt == NB_F64) {
+        bufs in;
+        if (bufs_make(&in, gr, true)) {
+          bufs_random(&in, NULL, D_UNIT, 9610u);
+          if (fx_mlp_fd_check(l, gr, &in)) FAILF("%s: gradient and central differences differ", what);
+        }
+        bufs_free(&in);
+      }
+    }
+    snprintf(what, sizeof what, "vjp of an MLP layer %s", dtname(dt));
+    if (l && derived_ok(what, v)) {
+      CHECK(fused_broadcasts(v) >= 2); /* the bias forward, the cotangent back */
+      check_fn(what, v, D_UNIT, RSUM, 9620u + (unsigned)d);
+    }
+    nb_fn_free(v);
+    nb_fn_free(gr);
+    nb_fn_free(l);
+  }
 }
 
 /* ---- random graphs ------------------------------------------------------------------ */
@@ -1157,6 +1346,11 @@ void suite_exec(void) {
   RUN(test_inplace_chain);
   RUN(test_output_kinds);
   RUN(test_random_graphs);
+  RUN(test_broadcast_cases);
+  RUN(test_broadcast_runs);
+  RUN(test_broadcast_threads);
+  RUN(test_broadcast_outside);
+  RUN(test_broadcast_grads);
   RUN(test_derivatives);
   RUN(test_matmul_blas);
   RUN(test_matmul_nonfinite);
