@@ -42,20 +42,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
+#include "fixture.h"
 
 #include "../src/exec/exec.h"
 #include "../src/prim/gemm.h"
 
 extern char **environ;
-
-#define GFAIL(...)                                                                     \
-  do {                                                                                 \
-    th_failed_checks++;                                                                \
-    fprintf(stderr, "  %s:%d: %s: ", __FILE__, __LINE__, th_current);                 \
-    fprintf(stderr, __VA_ARGS__);                                                      \
-    fputc('\n', stderr);                                                               \
-  } while (0)
 
 /* set in the child processes that run the interpreter with another pool size */
 #define CHILD_ENV "NB_TEST_GEMM_CHILD"
@@ -100,7 +92,7 @@ NB__GEMM_KERNEL(float, uint32_t, EXP32, slib, NB__GEMM_MR, NB__GEMM_NR32, NB__GE
     T      *a = malloc(sizeof(T) * (size_t)na), *b = malloc(sizeof(T) * (size_t)nbb);  \
     T      *c = malloc(sizeof(T) * (size_t)(m * n)), *bp = malloc(sizeof(T) * (size_t)(k * np + 16)); \
     if (!a || !b || !c || !bp) {                                                       \
-      GFAIL("out of memory");                                                          \
+      FAILF("out of memory");                                                          \
       free(a), free(b), free(c), free(bp);                                             \
       return 1;                                                                        \
     }                                                                                  \
@@ -124,7 +116,7 @@ NB__GEMM_KERNEL(float, uint32_t, EXP32, slib, NB__GEMM_MR, NB__GEMM_NR32, NB__GE
     for (int64_t i = k * np; i < k * np + 16; i++)                                     \
       if (bp[i] != (T)12345) {                                                         \
         bad++;                                                                         \
-        GFAIL(#S ": pack wrote past k * np (m %lld n %lld k %lld)", (long long)m, (long long)n, (long long)k); \
+        FAILF(#S ": pack wrote past k * np (m %lld n %lld k %lld)", (long long)m, (long long)n, (long long)k); \
       }                                                                                \
     for (int x = 0; x < parts; x++) {                                                  \
       int     p = (first + parts - x) % parts;                                         \
@@ -141,7 +133,7 @@ NB__GEMM_KERNEL(float, uint32_t, EXP32, slib, NB__GEMM_MR, NB__GEMM_NR32, NB__GE
         double got = (double)c[i * n + j];                                             \
         if (!(fabs(got - s) <= 2.0 * (double)(k + 2) * eps_of(sizeof(T) == 4 ? NB_F32 : NB_F64) * sa)) { \
           if (bad++ < 3)                                                               \
-            GFAIL(#S ": m %lld n %lld k %lld ta %d tb %d parts %d: C[%lld, %lld] = %.9g, want %.9g", \
+            FAILF(#S ": m %lld n %lld k %lld ta %d tb %d parts %d: C[%lld, %lld] = %.9g, want %.9g", \
                   (long long)m, (long long)n, (long long)k, ta, tb, parts, (long long)i, (long long)j, got, s); \
         }                                                                              \
       }                                                                                \
@@ -188,7 +180,7 @@ static void test_gemm_kernel_text(void) {
       int64_t k = 1 + below(&seed, 3 * ki->kc + 2);
       bad += ki->fn(&seed, m, n, k, below(&seed, 2), below(&seed, 2), 1 + (int)below(&seed, 4));
     }
-    if (bad) GFAIL("kernel %s: %lld wrong elements", ki->name, (long long)bad);
+    if (bad) FAILF("kernel %s: %lld wrong elements", ki->name, (long long)bad);
   }
   /* the build's own parameters, crossing KC and NC once */
   CHECK(kcheck_dlib(&seed, 13, NB__GEMM_NC64 + 3, NB__GEMM_KC + 5, true, false, 2) == 0);
@@ -198,7 +190,7 @@ static void test_gemm_kernel_text(void) {
     for (int64_t nr = 4; nr <= 64; nr *= 2) {
       int64_t need = (n + nr - 1) / nr * nr * 300;
       if (nb__gemm_scratch(300, n, 8) < need * 8 || nb__gemm_scratch(300, n, 4) < need * 4)
-        GFAIL("nb__gemm_scratch(300, %lld) is below %lld elements (NR %lld)", (long long)n, (long long)need,
+        FAILF("nb__gemm_scratch(300, %lld) is below %lld elements (NR %lld)", (long long)n, (long long)need,
               (long long)nr);
     }
 }
@@ -272,10 +264,10 @@ static void io_random(io *b, uint64_t seed, double half) {
     for (int64_t k = 0; k < b->size[i]; k++) io_set(b, i, k, half * (2 * unit(&seed) - 1));
 }
 
-static nb_status call_fast(nb_fn *f, const io *in, io *out) {
+static nb_status io_call_fast(nb_fn *f, const io *in, io *out) {
   return nb_call(f, (const void *const *)in->p, out->p);
 }
-static nb_status call_ref(nb_fn *f, const io *in, io *out) {
+static nb_status io_call_ref(nb_fn *f, const io *in, io *out) {
   return nb__call_reference(f, (const void *const *)in->p, out->p);
 }
 
@@ -452,7 +444,7 @@ static nb_fn *products_fn(const prod *ps, int np) {
     out[q] = nb_matmul(a, b);
   }
   nb_fn *f = nb_fn_new(g, 2 * np, in, np, out);
-  if (!f) GFAIL("products_fn: %s", nb_errmsg());
+  if (!f) FAILF("products_fn: %s", nb_errmsg());
   nb_graph_free(g);
   return f;
 }
@@ -477,9 +469,9 @@ static bool expect_make(expect *e, nb_fn *f, uint64_t seed, void (*poke)(io *in)
   if (!f || !io_make(&e->in, f, true) || !io_make(&e->want, f, false) || !io_make(&e->S, f, false)) return false;
   io_random(&e->in, seed, 1.0);
   if (poke) poke(&e->in);
-  bool ok = io_abs(&a, &e->in) && call_ref(f, &e->in, &e->want) == NB_OK && call_ref(f, &a, &e->S) == NB_OK;
+  bool ok = io_abs(&a, &e->in) && io_call_ref(f, &e->in, &e->want) == NB_OK && io_call_ref(f, &a, &e->S) == NB_OK;
   io_free(&a);
-  if (!ok) GFAIL("the reference evaluator failed: %s", nb_errmsg());
+  if (!ok) FAILF("the reference evaluator failed: %s", nb_errmsg());
   return ok;
 }
 
@@ -491,19 +483,19 @@ static int64_t check_run(nb_fn *f, const expect *e, const double *rt, int how, b
   io      got;
   par_ctx par = {how, 0};
   if (!io_make(&got, f, false)) {
-    GFAIL("out of memory");
+    FAILF("out of memory");
     return 1;
   }
   for (int o = 0; o < got.n; o++) /* stale values must not survive */
     for (int64_t k = 0; k < got.size[o]; k++) io_set(&got, o, k, NAN);
-  nb_status st = how ? call_native(f, &e->in, &got, how == 1 ? NULL : &par) : call_fast(f, &e->in, &got);
+  nb_status st = how ? call_native(f, &e->in, &got, how == 1 ? NULL : &par) : io_call_fast(f, &e->in, &got);
   int64_t   off = 1;
   char      name[96];
   static const char *const hows[] = {"nb_call", "native, one call", "native, 2 threads", "native, 3 parts"};
   snprintf(name, sizeof name, "%s, %s", what, hows[how]);
-  if (st) GFAIL("%s: status %s %s", name, nb_status_str(st), nb_errmsg());
+  if (st) FAILF("%s: status %s %s", name, nb_status_str(st), nb_errmsg());
   else off = compare(name, line, &got, &e->want, e->S.n ? &e->S : NULL, rt);
-  if (how >= 2 && loops && !par.calls) GFAIL("%s: no loop ran through the runner", name);
+  if (how >= 2 && loops && !par.calls) FAILF("%s: no loop ran through the runner", name);
   io_free(&got);
   return off;
 }
@@ -571,10 +563,10 @@ static nb_fn *masked_vjp(nb_fn **primal) {
   nb_fn       *f = *primal = products_fn(ps, NM);
   nb_diff_opts o = {nwrt, wrt, 0};
   nb_fn       *v = f ? nb_vjp(f, &o) : NULL;
-  if (f && !v) GFAIL("nb_vjp: %s", nb_errmsg());
+  if (f && !v) FAILF("nb_vjp: %s", nb_errmsg());
   masked_blocked(v, masked);
   if (v && (masked[0] != want[0] || masked[1] != want[1]))
-    GFAIL("the vjp has %d and %d blocked masked products, want %d and %d", masked[0], masked[1], want[0], want[1]);
+    FAILF("the vjp has %d and %d blocked masked products, want %d and %d", masked[0], masked[1], want[0], want[1]);
   return v;
 }
 
@@ -599,7 +591,7 @@ static void check_masked_pattern(const expect *e) {
     if (!o[x].which) continue;
     for (int64_t y = 0; y < e->want.size[x]; y++) bad += !isfinite(io_get(&e->want, x, y));
     if (bad != want || (want && !isnan(io_get(&e->want, x, at(mp->p.k, mp->p.n, 0, mp->bad, 3, 1)))))
-      GFAIL("product %d: the reference's d%s has %lld non-finite values, want %lld", o[x].q, o[x].which == 1 ? "A" : "B",
+      FAILF("product %d: the reference's d%s has %lld non-finite values, want %lld", o[x].q, o[x].which == 1 ? "A" : "B",
             (long long)bad, (long long)want);
   }
 }
@@ -624,7 +616,7 @@ static nb_fn *mlp_fn(void) {
   }
   nb_expr *y = nb_add(nb_sum(t[0], 0, NULL, false), nb_sum(t[1], 0, NULL, false));
   nb_fn   *f = nb_fn_new(g, 6, in, 1, &y);
-  if (!f) GFAIL("mlp_fn: %s", nb_errmsg());
+  if (!f) FAILF("mlp_fn: %s", nb_errmsg());
   nb_graph_free(g);
   return f;
 }
@@ -635,10 +627,10 @@ static nb_fn *mlp_grad(const nb_fn *f) {
   nb_diff_opts     o = {4, wrt, 0};
   nb_fn           *gf = f ? nb_grad(f, &o) : NULL;
   int              masked[2] = {0, 0};
-  if (f && !gf) GFAIL("nb_grad: %s", nb_errmsg());
+  if (f && !gf) FAILF("nb_grad: %s", nb_errmsg());
   masked_blocked(gf, masked);
   if (gf && (masked[0] != 3 || masked[1] != 3))
-    GFAIL("the gradient has %d and %d blocked masked products, want 3 each", masked[0], masked[1]);
+    FAILF("the gradient has %d and %d blocked masked products, want 3 each", masked[0], masked[1]);
   return gf;
 }
 
@@ -697,7 +689,7 @@ static void test_gemm_compile(void) {
     if (started[k]) pthread_join(t[k], NULL);
     else compile_job(&j[k]);
     nat.ok[k] = j[k].st == NB_OK && j[k].f->native;
-    if (!nat.ok[k]) GFAIL("function %d: nb_fn_compile: %s \"%s\"", k, nb_status_str(j[k].st), j[k].msg);
+    if (!nat.ok[k]) FAILF("function %d: nb_fn_compile: %s \"%s\"", k, nb_status_str(j[k].st), j[k].msg);
   }
 }
 
@@ -789,12 +781,12 @@ static void check_fd(nb_fn *f, const io *in, const io *got, const char *what) {
       for (int side = 0; side < 2; side++) {
         io_set(&x, 1 + w, k, v + (side ? -h : h));
         void *out[1] = {&y[side]};
-        if (nb_call(f, (const void *const *)x.p, out)) GFAIL("nb_call: %s", nb_errmsg());
+        if (nb_call(f, (const void *const *)x.p, out)) FAILF("nb_call: %s", nb_errmsg());
       }
       io_set(&x, 1 + w, k, v);
       double fd = (y[0] - y[1]) / (2 * h), g = io_get(got, w, k);
       if (!(fabs(fd - g) <= 1e-6 * (1 + fabs(fd))))
-        GFAIL("%s: d/dW%d[%lld] = %.12g, central differences %.12g", what, 1 + w, (long long)k, g, fd);
+        FAILF("%s: d/dW%d[%lld] = %.12g, central differences %.12g", what, 1 + w, (long long)k, g, fd);
     }
   for (int w = 0; w < 2; w++) {
     double  mx = 0;
@@ -803,7 +795,7 @@ static void check_fd(nb_fn *f, const io *in, const io *got, const char *what) {
     for (int64_t k = 0; k < got->size[w]; k++) {
       double g64 = io_get(got, w, k), g32 = io_get(got, w + 2, k);
       if (!(fabs(g64 - g32) <= 1e-4 * (mx + fabs(g64))) && off++ < 3)
-        GFAIL("%s: f32 d/dW%d[%lld] = %.8g, f64 %.8g", what, 1 + w, (long long)k, g32, g64);
+        FAILF("%s: f32 d/dW%d[%lld] = %.8g, f64 %.8g", what, 1 + w, (long long)k, g32, g64);
     }
   }
   io_free(&x);
@@ -822,13 +814,13 @@ static void grad_check(nb_fn *f, nb_fn *gf, bool native) {
         io_set(&e.in, i + 3, k, io_get(&e.in, i, k));
       }
     io_free(&e.S); /* not multilinear: compared with the largest |value| */
-    if (call_ref(gf, &e.in, &e.want)) GFAIL("reference: %s", nb_errmsg());
+    if (io_call_ref(gf, &e.in, &e.want)) FAILF("reference: %s", nb_errmsg());
     if (!native) check_fd(f, &e.in, &e.want, "reference");
     for (int how = 0; how <= (native ? 3 : 0); how++) {
       check_run(gf, &e, rt, how, false, native ? "grad, native" : "grad", __LINE__);
       if (how >= 2) continue;
-      nb_status st = how ? call_native(gf, &e.in, &got, NULL) : call_fast(gf, &e.in, &got);
-      if (st) GFAIL("grad: %s", nb_errmsg());
+      nb_status st = how ? call_native(gf, &e.in, &got, NULL) : io_call_fast(gf, &e.in, &got);
+      if (st) FAILF("grad: %s", nb_errmsg());
       else check_fd(f, &e.in, &got, native ? (how ? "native grad, one call" : "native grad") : "grad");
     }
   }
@@ -863,7 +855,7 @@ static char *emit_text(nb_fn *f) {
   nb_status st = nb_fn_emit_c(f, "gemm", o);
   fclose(o);
   if (st) {
-    GFAIL("nb_fn_emit_c: %s", nb_errmsg());
+    FAILF("nb_fn_emit_c: %s", nb_errmsg());
     free(buf), buf = NULL;
   }
   return buf;
@@ -882,12 +874,12 @@ static void test_gemm_text(void) {
       if (p->dt != (d ? NB_F32 : NB_F64) || !blocked(p)) continue;
       nb++;
       snprintf(w, sizeof w, "nb_gemm_pack_%s(%lld, %lld, v", s, (long long)p->k, (long long)p->n);
-      if (!strstr(t, w)) GFAIL("no call \"%s\" for product %d", w, q);
+      if (!strstr(t, w)) FAILF("no call \"%s\" for product %d", w, q);
       if (!threaded(p)) continue;
       nt++;
       snprintf(w, sizeof w, "x = lo; x < hi; x++)\n    nb_gemm_pack_%s(%lld, %lld, v", s, (long long)p->k,
                (long long)p->n);
-      if (!strstr(t, w)) GFAIL("product %d: the packing is not in a loop of its own", q);
+      if (!strstr(t, w)) FAILF("product %d: the packing is not in a loop of its own", q);
     }
     /* call sites: every occurrence but the definition */
     snprintf(w, sizeof w, "nb_gemm_pack_%s(", s);
@@ -895,7 +887,7 @@ static void test_gemm_text(void) {
     snprintf(w, sizeof w, " nb_gemm_%s(", s);
     int64_t tiles = count(t, w) - 1;
     if (packs != nb || tiles != nb)
-      GFAIL("%s: %lld packing and %lld tile calls for %d blocked products", s, (long long)packs, (long long)tiles, nb);
+      FAILF("%s: %lld packing and %lld tile calls for %d blocked products", s, (long long)packs, (long long)tiles, nb);
     snprintf(w, sizeof w, "static inline void nb_gemm_pack_%s(", s);
     CHECK(count(t, w) == 1 && nb == NPROD - NBELOW && nt == 3);
   }
@@ -906,14 +898,14 @@ static void test_gemm_text(void) {
   v = masked_vjp(&mf);
   t = emit_text(v);
   if (t && !(strstr(t, "if (nb_gemm_finite_f64(") && strstr(t, "if (nb_gemm_finite_f32(")))
-    GFAIL("no masked product runs the blocked kernel");
+    FAILF("no masked product runs the blocked kernel");
   free(t), nb_fn_free(v), nb_fn_free(mf);
   /* below the threshold in one way each: no kernel at all */
   np = all_prods(ps, 2);
   CHECK(np == 2 * NBELOW);
   f = products_fn(ps, np);
   t = emit_text(f);
-  if (t && strstr(t, "nb_gemm")) GFAIL("products below the threshold call the kernel");
+  if (t && strstr(t, "nb_gemm")) FAILF("products below the threshold call the kernel");
   CHECK(t != NULL);
   free(t), nb_fn_free(f);
 }
@@ -953,11 +945,11 @@ static void test_gemm_pool_sizes(void) {
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     if (rc) {
-      GFAIL("posix_spawn %s: %s", self, strerror(rc));
+      FAILF("posix_spawn %s: %s", self, strerror(rc));
       continue;
     }
     if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-      GFAIL("the interpreted products with NB_NUM_THREADS=%d failed (status %d)", nt, status);
+      FAILF("the interpreted products with NB_NUM_THREADS=%d failed (status %d)", nt, status);
   }
 }
 
