@@ -4,6 +4,7 @@
 #define NB_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 
 #include "nabla.h"
@@ -249,9 +250,12 @@ struct nb_fn {
   pthread_mutex_t lock;
   nb__plan       *plan;
   nb__workspace  *idle; /* workspaces not in use */
+  /* one workspace not in use that a call takes and gives back without the
+   * lock (the common case of one caller at a time) */
+  _Atomic(nb__workspace *) ready;
   /* native code from nb_fn_compile (emit/jit.c): nb_call runs it when set */
-  void *native_lib;
-  nb__native_fn native;
+  void                    *native_lib;
+  _Atomic(nb__native_fn)   native;
 };
 
 void nb__exec_destroy(nb_fn *f);

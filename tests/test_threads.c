@@ -1,7 +1,9 @@
-/* Concurrency: many threads calling nb_call on one shared nb_fn (warm and cold), the
- * thread-local error record, and independent graphs built in parallel. */
+/* Concurrency: many threads calling nb_call on one shared nb_fn (warm, cold, and while
+ * it is compiled), the thread-local error record, and independent graphs built in
+ * parallel. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -70,35 +72,44 @@ typedef struct worker {
   int                tid, iters;
   pthread_barrier_t *start;
   long               bad_values, bad_status;
+  atomic_int        *stop; /* when set: calls until it is set, then iters more */
 } worker;
+
+/* one call of w->f, checked */
+static void call_checked(worker *w, int it) {
+  double x[N], y[N];
+  outs   got, want;
+  fill_inputs(w->tid, it, x, y);
+  memset(&got, 0, sizeof got);
+  nb_status st = nb_call(w->f, (const void *[]){x, y}, (void *[]){got.o0, &got.o1, got.o2, got.o3});
+  if (st != NB_OK) {
+    w->bad_status++;
+    return;
+  }
+  reference(x, y, &want);
+  w->bad_values += compare(&got, &want) != 0;
+}
 
 static void *work(void *arg) {
   worker *w = arg;
-  double  x[N], y[N];
-  outs    got, want;
+  int     it = 0;
   if (w->start) pthread_barrier_wait(w->start);
-  for (int it = 0; it < w->iters; it++) {
-    fill_inputs(w->tid, it, x, y);
-    memset(&got, 0, sizeof got);
-    nb_status st = nb_call(w->f, (const void *[]){x, y}, (void *[]){got.o0, &got.o1, got.o2, got.o3});
-    if (st != NB_OK) {
-      w->bad_status++;
-      continue;
-    }
-    reference(x, y, &want);
-    w->bad_values += compare(&got, &want) != 0;
-  }
+  while (w->stop && !atomic_load(w->stop)) call_checked(w, it++);
+  for (int k = 0; k < w->iters; k++) call_checked(w, it++);
   return NULL;
 }
 
-static void run_workers(nb_fn *f, int iters, int barrier) {
+/* NT threads calling f; with stop, the calling thread runs during(f) meanwhile */
+static void run_workers_during(nb_fn *f, int iters, int barrier, void (*during)(nb_fn *)) {
   pthread_t         th[NT];
   worker            w[NT];
   pthread_barrier_t bar;
+  atomic_int        stop;
+  atomic_init(&stop, 0);
   if (barrier) pthread_barrier_init(&bar, NULL, NT);
   int started = 0;
   for (int t = 0; t < NT; t++) {
-    w[t] = (worker){f, t, iters, barrier ? &bar : NULL, 0, 0};
+    w[t] = (worker){f, t, iters, barrier ? &bar : NULL, 0, 0, during ? &stop : NULL};
     if (pthread_create(&th[t], NULL, work, &w[t]) == 0) started++;
     else break;
   }
@@ -108,6 +119,8 @@ static void run_workers(nb_fn *f, int iters, int barrier) {
     fprintf(stderr, "  pthread_create failed\n");
     exit(EXIT_FAILURE);
   }
+  if (during) during(f);
+  atomic_store(&stop, 1);
   for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
   if (barrier) pthread_barrier_destroy(&bar);
   for (int t = 0; t < started; t++) {
@@ -117,6 +130,81 @@ static void run_workers(nb_fn *f, int iters, int barrier) {
       fprintf(stderr, "    thread %d: %ld failed calls, %ld wrong results of %d\n", t,
               w[t].bad_status, w[t].bad_values, iters);
   }
+}
+
+static void run_workers(nb_fn *f, int iters, int barrier) { run_workers_during(f, iters, barrier, NULL); }
+
+static void compile_fn(nb_fn *f) {
+  nb_status st = nb_fn_compile(f);
+  if (st == NB_ERR_COMPILE) fprintf(stderr, "  %s: no native code (%s): calls stayed interpreted\n", th_current, nb_errmsg());
+  else CHECK(st == NB_OK);
+}
+
+/* callers switch from the interpreter to native code while they run: the
+ * native entry and the workspaces they share are published without a lock */
+static void test_threads_compile_while_calling(void) {
+  nb_fn *f = make_shared_fn();
+  CHECK(f != NULL);
+  if (!f) return;
+  run_workers_during(f, 50, 0, compile_fn);
+  nb_fn_free(f);
+}
+
+/* ---- workspaces are never shared: sum(sin(x) y) with sin(x) y stored in the
+ * workspace (a reduction reads it), large enough that two callers sharing one
+ * workspace would overwrite each other's values while they sum them ---- */
+
+enum { NL = 1 << 16, LITERS = 60 };
+
+typedef struct large_worker {
+  nb_fn *f;
+  int    tid;
+  long   bad;
+} large_worker;
+
+static void *large_work(void *arg) {
+  large_worker *w = arg;
+  double       *x = malloc(NL * sizeof *x), *y = malloc(NL * sizeof *y), got;
+  if (!x || !y) {
+    free(x), free(y);
+    w->bad = -1;
+    return NULL;
+  }
+  for (int it = 0; it < LITERS; it++) {
+    double want = 0;
+    for (int i = 0; i < NL; i++) {
+      x[i] = 0.001 * i + w->tid + 0.1 * it;
+      y[i] = w->tid + 1.0;
+      want += sin(x[i]) * y[i];
+    }
+    if (nb_call(w->f, (const void *[]){x, y}, (void *[]){&got}) != NB_OK || !th_near(got, want, 1e-9, 1e-9))
+      w->bad++;
+  }
+  free(x), free(y);
+  return NULL;
+}
+
+static void test_threads_private_workspaces(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", NB_F64, 1, (int64_t[]){NL});
+  nb_expr  *y = nb_input(g, "y", NB_F64, 1, (int64_t[]){NL});
+  nb_expr  *s = nb_sum(nb_mul(nb_sin(x), y), 0, NULL, false);
+  nb_fn    *f = nb_fn_new(g, 2, (nb_expr *[]){x, y}, 1, &s);
+  nb_graph_free(g);
+  CHECK(f && nb_fn_workspace_bytes(f) >= NL * (int64_t)sizeof(double));
+  if (!f) return;
+  pthread_t    th[NT];
+  large_worker w[NT];
+  for (int t = 0; t < NT; t++) {
+    w[t] = (large_worker){f, t, 0};
+    if (pthread_create(&th[t], NULL, large_work, &w[t])) {
+      fprintf(stderr, "  pthread_create failed\n");
+      exit(EXIT_FAILURE);
+    }
+  }
+  for (int t = 0; t < NT; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < NT; t++) CHECK(w[t].bad == 0);
+  nb_fn_free(f);
 }
 
 static void test_threads_shared_fn(void) {
@@ -219,7 +307,7 @@ static void test_threads_separate_graphs(void) {
   pthread_barrier_t bar;
   pthread_barrier_init(&bar, NULL, NT);
   for (int t = 0; t < NT; t++) {
-    w[t] = (worker){NULL, t, 30, &bar, 0, 0};
+    w[t] = (worker){NULL, t, 30, &bar, 0, 0, NULL};
     if (pthread_create(&th[t], NULL, build_and_call, &w[t]) != 0) {
       fprintf(stderr, "  pthread_create failed\n");
       exit(EXIT_FAILURE);
@@ -236,6 +324,8 @@ static void test_threads_separate_graphs(void) {
 void suite_threads(void) {
   RUN(test_threads_shared_fn);
   RUN(test_threads_first_call);
+  RUN(test_threads_compile_while_calling);
+  RUN(test_threads_private_workspaces);
   RUN(test_threads_error_record);
   RUN(test_threads_separate_graphs);
 }

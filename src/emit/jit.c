@@ -97,7 +97,7 @@ static nb_status load(const char *api, nb_fn *f, const nb__plan *p, const jit_fi
   }
   pthread_mutex_lock(&f->lock);
   bool first = !f->native_lib; /* a concurrent compile may have won */
-  if (first) f->native_lib = lib, f->native = entry;
+  if (first) f->native_lib = lib, atomic_store_explicit(&f->native, entry, memory_order_release);
   pthread_mutex_unlock(&f->lock);
   if (!first) dlclose(lib);
   return NB_OK;
@@ -108,10 +108,7 @@ nb_status nb_fn_compile(nb_fn *f) {
   if (!f) return nb__null_arg(api);
   nb__plan *p = nb__plan_get(f);
   if (!p) return nb__nomem(api);
-  pthread_mutex_lock(&f->lock);
-  bool done = f->native != NULL;
-  pthread_mutex_unlock(&f->lock);
-  if (done) return NB_OK;
+  if (atomic_load_explicit(&f->native, memory_order_acquire)) return NB_OK;
   jit_files j;
   nb_status s = make_files(api, &j);
   if (s) return s;
@@ -146,5 +143,5 @@ void nb__native_par(void *ctx, nb__loop_fn loop, const void *const *in, void *co
 void nb__native_unload(nb_fn *f) {
   if (f->native_lib) dlclose(f->native_lib);
   f->native_lib = NULL;
-  f->native = NULL;
+  atomic_store(&f->native, NULL);
 }

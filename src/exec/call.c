@@ -34,6 +34,7 @@ static nb__workspace *workspace_new(const nb_fn *f, const nb__plan *p) {
 }
 
 void nb__exec_destroy(nb_fn *f) {
+  workspace_free(atomic_exchange(&f->ready, NULL));
   for (nb__workspace *w = f->idle, *next; w; w = next) {
     next = w->next;
     workspace_free(w);
@@ -65,11 +66,14 @@ int64_t nb_fn_workspace_bytes(nb_fn *f) {
 }
 
 /* Takes a workspace (making the plan and the workspace when needed), and
- * tells whether native code runs the function. */
+ * tells whether native code runs the function. A workspace in f->ready
+ * needs no lock: it exists only once the plan does, and taking it (acquire)
+ * sees everything done before it was given back (release). */
 static nb__workspace *checkout(nb_fn *f, nb__native_fn *native) {
+  nb__workspace *w = atomic_exchange_explicit(&f->ready, NULL, memory_order_acquire);
+  *native = atomic_load_explicit(&f->native, memory_order_acquire);
+  if (w) return w;
   pthread_mutex_lock(&f->lock);
-  *native = f->native;
-  nb__workspace *w = NULL;
   if (plan_locked(f)) {
     w = f->idle;
     if (w) f->idle = w->next;
@@ -80,6 +84,9 @@ static nb__workspace *checkout(nb_fn *f, nb__native_fn *native) {
 }
 
 static void checkin(nb_fn *f, nb__workspace *w) {
+  nb__workspace *none = NULL;
+  if (atomic_compare_exchange_strong_explicit(&f->ready, &none, w, memory_order_release, memory_order_relaxed))
+    return;
   pthread_mutex_lock(&f->lock);
   w->next = f->idle;
   f->idle = w;

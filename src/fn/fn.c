@@ -91,6 +91,8 @@ nb_fn *nb_fn_new(nb_graph *g, int nin, nb_expr *const *inputs, int nout, nb_expr
   if (!st) {
     for (int i = 0; i < nin; i++) f->in[i] = map[inputs[i]->id];
     for (int i = 0; i < nout; i++) f->out[i] = map[outputs[i]->id];
+    atomic_init(&f->ready, NULL);
+    atomic_init(&f->native, NULL);
     if (pthread_mutex_init(&f->lock, NULL)) st = nb__nomem(api);
   }
   nb__free(mark);
