@@ -514,6 +514,7 @@ static void test_concat(void) {
   const double ca[10] = {-1, -2, 1, 2, 3, -3, -4, 4, 5, 6};
   const double aba[15] = {1, 2, 3, 4, 5, 6, 100, 101, 102, 1, 2, 3, 4, 5, 6};
   const double rr[6] = {0, 0.5, 1, 0, 0.5, 1};
+  const double bb[6] = {100, 101, 102, 100, 101, 102};
   FOR_DTYPES(dt) {
     nb_graph *g = nb_graph_new();
     nb_expr  *a = inp(g, "a", dt, 2, (int64_t[]){2, 3});
@@ -524,21 +525,23 @@ static void test_concat(void) {
     nb_expr  *r = inp(g, "r", dt, 1, (int64_t[]){3});
     nb_expr  *ins[6] = {a, b, c, e, f, r};
     const double *xs[6] = {va, vb, vc, dummy, dummy, vr};
-    nb_expr *outs[12] = {
+    nb_expr *outs[13] = {
         nb_concat(2, (nb_expr *[]){a, b}, 0),    nb_concat(2, (nb_expr *[]){b, a}, -2),
         nb_concat(2, (nb_expr *[]){a, c}, 1),    nb_concat(2, (nb_expr *[]){c, a}, -1),
         nb_concat(3, (nb_expr *[]){a, e, b}, 0), nb_concat(3, (nb_expr *[]){e, a, e}, 0),
         nb_concat(2, (nb_expr *[]){f, a}, 1),    nb_concat(1, (nb_expr *[]){a}, 0),
         nb_concat(3, (nb_expr *[]){a, b, a}, 0), nb_concat(2, (nb_expr *[]){e, e}, 0),
         nb_concat(2, (nb_expr *[]){r, r}, 0),    nb_concat(1, (nb_expr *[]){f}, -1),
+        nb_concat(2, (nb_expr *[]){b, b}, 1), /* after a unit axis: back to back */
     };
-    want w[12] = {W(2, (int64_t[]){3, 3}, ab),  W(2, (int64_t[]){3, 3}, ba),
+    want w[13] = {W(2, (int64_t[]){3, 3}, ab),  W(2, (int64_t[]){3, 3}, ba),
                   W(2, (int64_t[]){2, 5}, ac),  W(2, (int64_t[]){2, 5}, ca),
                   W(2, (int64_t[]){3, 3}, ab),  W(2, (int64_t[]){2, 3}, va),
                   W(2, (int64_t[]){2, 3}, va),  W(2, (int64_t[]){2, 3}, va),
                   W(2, (int64_t[]){5, 3}, aba), W(2, (int64_t[]){0, 3}, NULL),
-                  W(1, (int64_t[]){6}, rr),     W(2, (int64_t[]){2, 0}, NULL)};
-    RUN_FN(g, dt, 6, ins, xs, 12, outs, w);
+                  W(1, (int64_t[]){6}, rr),     W(2, (int64_t[]){2, 0}, NULL),
+                  W(2, (int64_t[]){1, 6}, bb)};
+    RUN_FN(g, dt, 6, ins, xs, 13, outs, w);
     nb_graph_free(g);
   }
 }
