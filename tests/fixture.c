@@ -605,8 +605,8 @@ const fx_bcase FX_RUNS[FX_NRUNS] = {
     {"[1536] -> [8,1536]", 1, 2, {1536}, {8, 1536}, {1}, 2, {8, 1536}, {0, 1}, true},
 };
 
-_Static_assert((long)FX_LARGE_N > (long)NB__PARALLEL_MIN && (FX_LARGE_N + 511) / 512 * 256 % 700 &&
-                   (FX_LARGE_N + 1) / 2 % 700 && (FX_LARGE_N + 1) / 2 % 9100,
+_Static_assert((long)FX_LARGE_N > (long)NB__PARALLEL_MIN && (FX_LARGE_N + 511) / 512 * 256 % 700 != 0 &&
+                   (FX_LARGE_N + 1) / 2 % 700 != 0 && (FX_LARGE_N + 1) / 2 % 9100 != 0,
                "on 2 threads, runs straddle the split (in blocks, or as a native range)");
 const fx_bcase FX_LARGE[FX_NLARGE] = {
     {"[700] -> [377,700]", 1, 2, {700}, {377, 700}, {1}, 2, {377, 700}, {0, 1}, true},

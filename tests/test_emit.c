@@ -1192,7 +1192,7 @@ static const fx_bcase BL[2][2] = {
     {{"[600] -> [451,600]", 1, 2, {600}, {451, 600}, {1}, 2, {451, 600}, {0, 1}, true},
      {"[451] -> [451,600]", 1, 2, {451}, {451, 600}, {0}, 2, {451, 600}, {1, 0}, true}},
 };
-_Static_assert(451 * 600 >= NB__PARALLEL_MIN && (451 * 600 + 1) / 2 % 600, "a run straddles the split");
+_Static_assert(451 * 600 >= NB__PARALLEL_MIN && (451 * 600 + 1) / 2 % 600 != 0, "a run straddles the split");
 static const char *const BP_NAMES[NBP - FX_NBCASES] = {"several runs", "large", "blocked", "large blocked",
                                                        "read outside"};
 

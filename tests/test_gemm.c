@@ -214,6 +214,12 @@ static void test_gemm_finite(void) {
       CHECK(nb_gemm_finite_d4(d, at) && nb_gemm_finite_s8(f, at)); /* only the first at */
       d[at] = sd, f[at] = sf;
     }
+  /* every instantiation has the same test */
+  for (int n = 0; n <= 37; n += 37) {
+    int d4 = nb_gemm_finite_d4(d, n), s8 = nb_gemm_finite_s8(f, n);
+    CHECK(nb_gemm_finite_d8(d, n) == d4 && nb_gemm_finite_d32(d, n) == d4 && nb_gemm_finite_dlib(d, n) == d4);
+    CHECK(nb_gemm_finite_s16(f, n) == s8 && nb_gemm_finite_s64(f, n) == s8 && nb_gemm_finite_slib(f, n) == s8);
+  }
 }
 
 /* ---- a function's buffers --------------------------------------------------------------- */

@@ -64,7 +64,8 @@ typedef struct samp {
 #define SU(a, b) {1, a, b}
 #define SI(a, b) {2, a, b}
 #define SA(a, b) {3, a, b}
-static const samp S_DEF = SU(-2, 2), S_TAN = SU(-1, 1);
+#define SU_DEF SU(-2, 2) /* the default sampling, as an initializer */
+static const samp S_DEF = SU_DEF, S_TAN = SU(-1, 1);
 
 static double draw(samp s) {
   switch (s.k) {
@@ -589,7 +590,7 @@ static const row binary_rows[] = {
     BIN(add),
     BIN(sub),
     BIN(mul),
-    BIN(div, S_DEF, SA(0.5, 2)),
+    BIN(div, SU_DEF, SA(0.5, 2)),
     BIN(pow, SU(0.5, 2), SU(-2, 2)),
     BIN(atan2),
     BIN(maximum),
@@ -656,7 +657,7 @@ static const row linalg_rows[] = {
 
 static const row composite_rows[] = {
     SH(mlp, "(4)x(4,3)x(3)x(3,2)x(2)", "(5,4)x(4,3)x(3)x(3,2)x(2)"),
-    {"mlp_loss", b_mlp_loss, {S_DEF, SU(0, 1)}, {"(4)x(2)x(4,3)x(3)x(3,2)x(2)"}},
+    {"mlp_loss", b_mlp_loss, {SU_DEF, SU(0, 1)}, {"(4)x(2)x(4,3)x(3)x(3,2)x(2)"}},
     SH(multi_out, "(3)x(3)"),
     SH(unused_input, "(3)x(2)"),
     SH(mixed, "(2,4)x(4,3)"),

@@ -12,8 +12,6 @@ static nb_status infer_binary(const char *api, nb__node *out, const nb__node *co
   return nb__infer_same(api, out, src, 2);
 }
 
-NB__SCALAR_HELPERS
-
 /* ---- derivative rules of the binary rows (x = {a, b}, y the result) ---- */
 #define FILL(like, v) nb__fill_like(ad->api, (like), (v))
 #define OP1(op, a) nb__ad1(ad, NB_OP_##op, (a))

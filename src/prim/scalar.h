@@ -38,6 +38,10 @@
     return k < 0 ? 1 / r : r;                                                            \
   }
 
+/* the kernels' own copies: expanded here, in a header, so that a file
+ * using only some of them draws no unused-function warning */
+NB__SCALAR_HELPERS
+
 /* the largest |k| for which x^k runs as repeated squaring */
 enum { NB__POWI_MAX = 16 };
 /* when b, the exponent of a pow, is such a fill: true, and its value in *k */

@@ -12,7 +12,6 @@ static nb_status infer_unary(const char *api, nb__node *out, const nb__node *con
   return nb__infer_same(api, out, src, 1);
 }
 
-NB__SCALAR_HELPERS
 const char nb__scalar_text[] = NB__STR(NB__SCALAR_HELPERS);
 
 /* ---- partial derivatives (x the operand, y the result) ---- */
