@@ -17,14 +17,11 @@ void nb__c_number(FILE *o, double v, nb_dtype dt) {
   else fprintf(o, "%af", (double)(float)v);
 }
 
-/* the function makes a product of dtype dt with the blocked kernel */
+/* the function makes a product of dtype dt with the blocked kernel (the
+ * plan gave it scratch) */
 static bool blocked_products(const emitter *e, nb_dtype dt) {
-  for (int32_t i = 0; i < e->f->nnodes; i++) {
-    const nb__node *n = node(e, i);
-    if (n->op == NB_OP_MATMUL && n->dtype == dt && e->needed[i] && !e->through[i] &&
-        nb__matmul_blocked(n->shape[n->rank - 2], n->shape[n->rank - 1], node(e, src_of(e, i, 0))->shape[n->rank - 1]))
-      return true;
-  }
+  for (int32_t i = 0; i < e->f->nnodes; i++)
+    if (e->p->scratch[i] >= 0 && node(e, i)->dtype == dt && e->needed[i]) return true;
   return false;
 }
 

@@ -320,7 +320,7 @@ static void put_matmul(emitter *e, int32_t i) {
   mm_blocked      g = {mm_operand_of(e, src_of(e, i, 0)), mm_operand_of(e, src_of(e, i, 1)), n->shape[r - 2],
                        n->shape[r - 1], node(e, src_of(e, i, 0))->shape[r - 1], 1, 0, f64 ? "f64" : "f32", ctype(n)};
   for (int d = 0; d < r - 2; d++) g.batch *= n->shape[d];
-  if (!nb__matmul_blocked(g.m, g.nn, g.k)) {
+  if (e->p->scratch[i] < 0) { /* not a blocked product */
     put_matmul_loops(e, i);
     return;
   }

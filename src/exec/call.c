@@ -120,7 +120,7 @@ static void run_node(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsign
   const nb__node *const *srcs = p->srcs + p->first[i];
   if (node->n.op == NB_OP_MATMUL) {
     bool swap[2] = {p->through[node->src[0]] == NB__THROUGH_SWAP, p->through[node->src[1]] == NB__THROUGH_SWAP};
-    void *scratch = nb__matmul_scratch(&node->n, srcs) ? base + p->scratch[i] : NULL;
+    void *scratch = p->scratch[i] >= 0 ? base + p->scratch[i] : NULL;
     nb__matmul_swapped(&node->n, srcs, w->buf[i], w->args, swap, scratch);
     return;
   }

@@ -70,7 +70,8 @@ struct nb__plan {
                                read its operand, which lives as long as they do
                                (NB__THROUGH_GUARD, NB__THROUGH_SWAP) */
   int64_t         *scratch; /* per node: workspace offset of a blocked product's
-                               scratch (nb__matmul_scratch bytes), during its step */
+                               scratch (nb__matmul_scratch bytes), during its step;
+                               -1 for every other node */
   size_t           bytes; /* workspace size */
 };
 

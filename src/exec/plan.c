@@ -329,7 +329,7 @@ static bool alloc_node(nb__slots *slots, nb__plan *p, const nb_fn *f, int32_t i)
 /* a blocked product's scratch, for the duration of its step */
 static bool scratch(nb__slots *slots, nb__plan *p, const nb_fn *f, int32_t i) {
   int64_t bytes = f->nodes[i].n.op == NB_OP_MATMUL ? nb__matmul_scratch(&f->nodes[i].n, p->srcs + p->first[i]) : 0;
-  if (!bytes) return true;
+  if (!bytes) return true; /* p->scratch[i] stays -1 */
   return nb__slots_alloc(slots, bytes, &p->scratch[i]) && nb__slots_free(slots, p->scratch[i], bytes);
 }
 
@@ -428,6 +428,7 @@ nb__plan *nb__plan_new(const nb_fn *f) {
   bool ok = p->steps && p->groups && p->members && p->home && p->scratch && b.group_of && b.open &&
             b.step_of && b.last_use && b.next && b.tail && b.outside && (p->through = nb__calloc(n, 1)) &&
             operand_lists(f, p);
+  for (size_t i = 0; ok && i < n; i++) p->scratch[i] = -1;
   if (ok) {
     form_groups(&b);
     compact_members(&b);

@@ -158,8 +158,8 @@ static bool blas_matmul(const nb__node *n, mm_dims d, void *out, const void *con
 }
 #endif
 
-/* BLAS when there is one, else the blocked kernel for large products (given
- * its scratch), else the i-l-j loop; a masked product takes the first two
+/* BLAS when there is one, else the blocked kernel (for the large products
+ * the plan gives scratch), else the i-l-j loop; a masked product takes the first two
  * only when no factor is inf or NaN */
 void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, const void *const *in,
                         const bool swap[2], void *scratch) {
@@ -168,7 +168,7 @@ void nb__matmul_swapped(const nb__node *n, const nb__node *const *s, void *out, 
 #if defined(NB_HAVE_CBLAS)
   if (fast && blas_matmul(n, d, out, in)) return;
 #endif
-  if (fast && scratch && nb__matmul_blocked(d.m, d.nn, d.k)) blocked_matmul(n, d, out, in, scratch);
+  if (fast && scratch) blocked_matmul(n, d, out, in, scratch);
   else if (n->dtype == NB_F64) NB__MATMUL_LOOP(double);
   else NB__MATMUL_LOOP(float);
 }
