@@ -171,6 +171,12 @@ static float mlp_forward(hand_mlp *m) {
 
 float hand_mlp_loss(hand_mlp *m) { return mlp_forward(m); }
 
+/* g *= tanh'(z) for a = tanh(z): 1 - a^2 */
+static void times_dtanh(int64_t n, float *restrict g, const float *restrict a) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) g[i] *= 1 - a[i] * a[i];
+}
+
 static void col_sums(int B, int N, const float *G, float *out) {
   for (int j = 0; j < N; j++) out[j] = 0;
   for (int b = 0; b < B; b++) {
@@ -195,22 +201,12 @@ float hand_mlp_grad(hand_mlp *m, float *const g[6]) {
   gemm_nn(H, OUT, B, m->A2, 1, H, m->G3, NULL, g[4]);
   col_sums(B, OUT, m->G3, g[5]);
   gemm_nt(B, H, OUT, m->G3, m->W3, m->G2);
-  {
-    float *restrict g2 = m->G2;
-    const float *restrict a2 = m->A2;
-#pragma omp simd
-    for (int64_t i = 0; i < (int64_t)B * H; i++) g2[i] *= 1 - a2[i] * a2[i];
-  }
+  times_dtanh((int64_t)B * H, m->G2, m->A2);
   /* dW2 = A1^T G2, db2, G1 = (G2 W2^T) (1 - A1^2) */
   gemm_nn(H, H, B, m->A1, 1, H, m->G2, NULL, g[2]);
   col_sums(B, H, m->G2, g[3]);
   gemm_nt(B, H, H, m->G2, m->W2, m->G1);
-  {
-    float *restrict g1 = m->G1;
-    const float *restrict a1 = m->A1;
-#pragma omp simd
-    for (int64_t i = 0; i < (int64_t)B * H; i++) g1[i] *= 1 - a1[i] * a1[i];
-  }
+  times_dtanh((int64_t)B * H, m->G1, m->A1);
   /* dW1 = X^T G1, db1 */
   gemm_nn(IN, H, B, m->X, 1, IN, m->G1, NULL, g[0]);
   col_sums(B, H, m->G1, g[1]);
