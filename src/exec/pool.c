@@ -93,9 +93,11 @@ static void run_part(job *j, int part) {
   }
 }
 
-/* under pool.m, with a task queued */
-static task pop_task(void) {
-  task t = pool.queue[pool.head];
+/* under pool.m: removes and returns the k-th queued task (the ones before
+   it move up one place) */
+static task take_task(int k) {
+  task t = pool.queue[(pool.head + k) % NB__QUEUE];
+  for (int s = k; s > 0; s--) pool.queue[(pool.head + s) % NB__QUEUE] = pool.queue[(pool.head + s - 1) % NB__QUEUE];
   pool.head = (pool.head + 1) % NB__QUEUE, pool.count--;
   atomic_store_explicit(&pool.queued, pool.count, memory_order_relaxed);
   return t;
@@ -109,7 +111,7 @@ static void *worker(void *arg) {
     pool.sleepers++;
     while (pool.count == 0) pthread_cond_wait(&pool.work, &pool.m);
     pool.sleepers--;
-    task t = pop_task();
+    task t = take_task(0);
     pthread_mutex_unlock(&pool.m);
     run_part(t.job, t.part);
   }
@@ -163,15 +165,8 @@ static void run_own_queued(job *j) {
   for (;;) {
     task t = {NULL, 0};
     pthread_mutex_lock(&pool.m);
-    for (int k = 0; k < pool.count; k++) {
-      int at = (pool.head + k) % NB__QUEUE;
-      if (pool.queue[at].job != j) continue;
-      t = pool.queue[at];
-      for (int s = k; s > 0; s--) pool.queue[(pool.head + s) % NB__QUEUE] = pool.queue[(pool.head + s - 1) % NB__QUEUE];
-      pool.head = (pool.head + 1) % NB__QUEUE, pool.count--;
-      atomic_store_explicit(&pool.queued, pool.count, memory_order_relaxed);
-      break;
-    }
+    for (int k = 0; k < pool.count && !t.job; k++)
+      if (pool.queue[(pool.head + k) % NB__QUEUE].job == j) t = take_task(k);
     pthread_mutex_unlock(&pool.m);
     if (!t.job) return;
     run_part(j, t.part);
