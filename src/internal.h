@@ -149,6 +149,12 @@ int  nb__broadcast_levels(const nb__node *n, const nb__node *x, int64_t *ext, in
 void nb__broadcast_block(const nb__node *n, const nb__node *x, const void *in, void *out, int64_t at,
                          int64_t len);
 
+/* a reduction over every axis, as a sink of its operand's fused group
+ * (prim/reduce.c): one block of the operand folded into a double, and the
+ * blocks' partials folded in block order into n's one element */
+double nb__reduce_block(const nb__node *n, const void *x, int64_t len);
+void   nb__reduce_partials(const nb__node *n, const double *partial, int64_t count, void *out);
+
 enum {
   NB__ELEMENTWISE = 1u << 0, /* same-shape operands, output element i from elements i */
   NB__ALIAS = 1u << 1,       /* output is the operand's buffer (reshape, stop_gradient) */

@@ -876,7 +876,8 @@ static void test_err_print_stream(void) {
 /* ---- status strings ---------------------------------------------------------------- */
 
 /* nb_fn_workspace_bytes: NULL fails with NB_ERR_ARG; a function reports a
- * non-negative size, 0 when nothing needs scratch memory */
+ * non-negative size, 0 when nothing needs scratch memory; a sum of sin(x)
+ * folds sin(x) block by block and never stores all of it */
 static void test_err_workspace_bytes(void) {
   CHECK(nb_fn_workspace_bytes(NULL) == -1);
   CHECK_ERR(NB_ERR_ARG, "nb_fn_workspace_bytes: NULL argument");
@@ -886,7 +887,7 @@ static void test_err_workspace_bytes(void) {
   nb_expr  *y = nb_sum(nb_sin(x), 0, NULL, false);
   nb_fn    *f = nb_fn_new(g, 1, &x, 1, &y), *id = nb_fn_new(g, 1, &x, 1, &x);
   CHECK(f && id);
-  CHECK(nb_fn_workspace_bytes(f) >= 1000 * 8);
+  CHECK(nb_fn_workspace_bytes(f) > 0 && nb_fn_workspace_bytes(f) < 1000 * 8);
   CHECK(nb_fn_workspace_bytes(id) == 0);
   nb_fn_free(f);
   nb_fn_free(id);

@@ -144,7 +144,7 @@ static void put_body(emitter *e) {
     } else {
       const nb__group *g = &p->groups[st.group];
       fprintf(o, "  /* fused: %d operations */\n", (int)g->count);
-      nb__c_group(e, p->members + g->first, g->count, g->size);
+      nb__c_group(e, p->members + g->first, g->count, g->size, g->partials);
     }
   }
   for (int j = 0; j < e->f->nout; j++) {

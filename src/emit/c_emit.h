@@ -53,12 +53,16 @@ void nb__c_number(FILE *o, double v, nb_dtype dt);   /* an exact C literal of th
 void nb__c_pointers(const emitter *e);                /* one pointer per buffer */
 /* c_fused.c */
 void nb__c_analyse(emitter *e);
-void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size);
+/* members of a plan group, or one elementwise node; partials: the group's (exec.h) */
+void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t partials);
 void nb__c_remat_ref(emitter *e, int32_t j, int64_t lo, char *buf);
 FILE *nb__c_open_loop_fn(emitter *e, int64_t lo, int64_t hi); /* returns the entry point's stream */
 void  nb__c_close_loop_fn(emitter *e, FILE *body);
 /* c_nests.c */
 bool nb__c_trailing_runs(const emitter *e, int32_t i, int64_t *run);
 void nb__c_node(emitter *e, int32_t i);
+/* a group's sink, at workspace offset at: its block's partial, and the fold of its partials */
+void nb__c_sink_block(const emitter *e, int32_t i, int64_t at);
+void nb__c_sink_fold(const emitter *e, int32_t i, int64_t at, int64_t blocks);
 
 #endif

@@ -101,9 +101,16 @@ static void ref_text(emitter *e, int32_t loop, int32_t i, char *buf) {
   }
 }
 
+/* a group's sink made from its operand's blocks in the group's loop, not
+ * recomputing the operand in a loop of its own (put_fused_reduce) */
+static bool block_sink(const emitter *e, int32_t m) {
+  return nb__is_reduction(node(e, m)->op) && !e->fused[m];
+}
+
+/* a member as a scalar of the loop (sinks are folded after it) */
 static void put_member(emitter *e, int32_t loop, int32_t m) {
   char refs[3][REF_LEN], dst[REF_LEN];
-  if (!e->needed[m]) return;
+  if (!e->needed[m] || nb__is_reduction(node(e, m)->op)) return;
   for (int s = 0; s < node(e, m)->nsrc; s++) ref_text(e, loop, src_of(e, m, s), refs[s]);
   snprintf(dst, sizeof dst, "s%d", m);
   fprintf(e->o, "    %s %s;\n", ctype(node(e, m)), dst);
@@ -256,41 +263,73 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
   e->seg_lo = e->seg_hi = 0;
 }
 
-/* A fused group: one loop with every member a scalar; or, when it must be
- * split into several loops, block by block with the values that cross from
- * one loop to a later one in block-sized local arrays. */
-void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size) {
-  FILE    *body = NULL;
-  int32_t *part = e->part, nparts = 1;
-  bool     any = false;
-  for (int32_t k = 0; k < count; k++) any = any || e->needed[members[k]];
-  if (!any) return; /* every value recomputed where it is read */
-  for (int32_t k = 0, from = 0; k < count; k++) {
-    if (splits(e, members, from, k)) nparts++, from = k;
-    part[k] = nparts - 1;
+/* the block sinks' partials of one block (inside the block loop), or their
+ * folds (after it); the partials are rows of the workspace from offset
+ * partials, one per sink in member order (exec.h) */
+static void put_sinks(const emitter *e, const int32_t *members, int32_t count, int64_t partials, int64_t blocks,
+                      bool fold) {
+  int64_t at = partials;
+  for (int32_t k = 0; k < count; k++) {
+    int32_t m = members[k];
+    if (!nb__is_reduction(node(e, m)->op)) continue;
+    if (block_sink(e, m) && e->needed[m] && fold) nb__c_sink_fold(e, m, at, blocks);
+    else if (block_sink(e, m) && e->needed[m]) nb__c_sink_block(e, m, at);
+    at += blocks * 8;
   }
-  if (nparts == 1) {
-    put_segments(e, members, count, size);
-    return;
-  }
-  if (size >= NB__PARALLEL_MIN) body = nb__c_open_loop_fn(e, 0, size);
-  else fprintf(e->o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)size);
+}
+
+/* The blocked form of a group: a loop over its blocks, each block one loop
+ * per part (e->part) at i = i0 + j, the values that cross from one part to
+ * a later one, or that a sink reads, in block-sized local arrays. Blocks
+ * are split over threads whole, so each sink's partials are the same
+ * whatever the split. */
+static void put_blocks(emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t partials) {
+  FILE         *body = NULL;
+  const int32_t *part = e->part;
+  int64_t        blocks = nb__blocks(size);
+  if (size >= NB__PARALLEL_MIN) body = nb__c_open_loop_fn(e, 0, blocks);
+  else fprintf(e->o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)blocks);
   FILE *o = e->o;
-  fprintf(o, "  for (int64_t i0 = lo; i0 < hi; i0 += %d) {\n", NB__BLOCK);
-  fprintf(o, "    const int64_t len = hi - i0 < %d ? hi - i0 : %d;\n", NB__BLOCK, NB__BLOCK);
-  for (int32_t k = 0; k < count; k++)
+  fprintf(o, "  for (int64_t bk = lo; bk < hi; bk++) {\n");
+  fprintf(o, "    const int64_t i0 = bk * %d, len = %lld - i0 < %d ? %lld - i0 : %d;\n", NB__BLOCK,
+          (long long)size, NB__BLOCK, (long long)size, NB__BLOCK);
+  for (int32_t k = 0; k < count; k++) {
+    if (!e->needed[members[k]]) continue;
+    if (block_sink(e, members[k])) e->cross[src_of(e, members[k], 0)] = 1;
     for (int s = 0; s < node(e, members[k])->nsrc; s++)
       for (int32_t q = 0; q < k; q++)
-        if (members[q] == src_of(e, members[k], s) && part[q] < part[k] && e->needed[members[k]])
-          e->cross[members[q]] = 1;
+        if (members[q] == src_of(e, members[k], s) && part[q] < part[k]) e->cross[members[q]] = 1;
+  }
   for (int32_t k = 0; k < count; k++)
     if (e->cross[members[k]]) fprintf(o, "    %s b%d[%d];\n", ctype(node(e, members[k])), members[k], NB__BLOCK);
   for (int32_t k = 0, from = 0; k <= count; k++)
     if (k == count || part[k] != part[from]) put_part(e, members, from, k), from = k;
+  put_sinks(e, members, count, partials, blocks, false);
   fprintf(o, "  }\n");
   if (body) nb__c_close_loop_fn(e, body);
   else fprintf(o, "  }\n");
+  put_sinks(e, members, count, partials, blocks, true);
   for (int32_t k = 0; k < count; k++) e->cross[members[k]] = 0;
+}
+
+/* A fused group: one loop with every member a scalar; or, when it must be
+ * split into several loops or has sinks, its blocked form. Sinks that
+ * recompute their operand come after it. */
+void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t partials) {
+  int32_t *part = e->part, nparts = 1;
+  bool     any = false, sinks = false;
+  for (int32_t k = 0; k < count; k++) {
+    any = any || (e->needed[members[k]] && !nb__is_reduction(node(e, members[k])->op));
+    sinks = sinks || (e->needed[members[k]] && block_sink(e, members[k]));
+  }
+  for (int32_t k = 0, from = 0; k < count; k++) {
+    if (splits(e, members, from, k)) nparts++, from = k;
+    part[k] = nparts - 1;
+  }
+  if (any && nparts == 1 && !sinks) put_segments(e, members, count, size);
+  else if (any) put_blocks(e, members, count, size, partials);
+  for (int32_t k = 0; k < count; k++)
+    if (nb__is_reduction(node(e, members[k])->op) && e->fused[members[k]]) nb__c_node(e, members[k]);
 }
 
 /* a buffer that holds its value for the whole call: an input or a constant
@@ -300,12 +339,12 @@ static bool stable(const emitter *e, int32_t j) {
   return e->p->home[j].kind == NB__HOME_IN || e->p->home[j].kind == NB__HOME_CONST;
 }
 
-/* a group whose loops read pads through dynamic guards: split into blocks,
- * or reading too many pads to be cut into stretches at their edges */
+/* a group whose loops read pads through dynamic guards: in its blocked
+ * form, or reading too many pads to be cut into stretches at their edges */
 static bool dynamic_guards(const emitter *e, const int32_t *members, int32_t count, int64_t size) {
   int64_t edge[NB__MAX_EDGES];
   for (int32_t k = 0, from = 0; k < count; k++)
-    if (splits(e, members, from, k)) return true;
+    if (splits(e, members, from, k) || block_sink(e, members[k])) return true;
   return pad_edges(e, members, count, size, edge) < 0;
 }
 

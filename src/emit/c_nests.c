@@ -115,6 +115,29 @@ static void put_fused_reduce(emitter *e, int32_t i) {
   fprintf(o, "    }\n    v%d[q] = (%s)acc;\n  }\n", i, ctype(n));
 }
 
+/* A sink of a fused group (exec.h), whose operand the group's block loop
+ * keeps in the block array b<operand>: inside that loop, the block's
+ * partial; after it, the partials (at workspace offset at) folded in block
+ * order, as the interpreter does. */
+void nb__c_sink_block(const emitter *e, int32_t i, int64_t at) {
+  FILE *o = e->o;
+  int   op = node(e, i)->op;
+  fprintf(o, "    {\n    double acc = %s;\n", red_identity(op));
+  put_simd_fold(o, op, 4);
+  fprintf(o, "    for (int64_t j = 0; j < len; j++) {\n    const double v = b%d[j];\n    ", src_of(e, i, 0));
+  put_fold(o, op, "acc", "v");
+  fprintf(o, "    }\n    ((double *)(ws + %lld))[bk] = acc;\n    }\n", (long long)at);
+}
+
+void nb__c_sink_fold(const emitter *e, int32_t i, int64_t at, int64_t blocks) {
+  FILE *o = e->o;
+  int   op = node(e, i)->op;
+  fprintf(o, "  {\n  double acc = %s;\n  for (int64_t bk = 0; bk < %lld; bk++) {\n", red_identity(op), (long long)blocks);
+  fprintf(o, "    const double v = ((const double *)(ws + %lld))[bk];\n    ", (long long)at);
+  put_fold(o, op, "acc", "v");
+  fprintf(o, "  }\n  v%d[0] = (%s)acc;\n  }\n", i, ctype(node(e, i)));
+}
+
 /* When the operand's last axis is kept: the output starts at the identity
  * and the operand is walked in its own order, each element folded into its
  * output element, so the innermost loop runs along both arrays (vectorizes). */
@@ -361,6 +384,6 @@ void nb__c_node(emitter *e, int32_t i) {
   case NB_OP_MATMUL: put_matmul(e, i); break;
   default:
     if (nb__prims[n->op]->copy) put_copies(e, i);
-    else nb__c_group(e, &i, 1, n->size); /* a lone elementwise node or fill */
+    else nb__c_group(e, &i, 1, n->size, -1); /* a lone elementwise node or fill */
   }
 }

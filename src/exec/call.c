@@ -152,9 +152,15 @@ static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
   const void      *args[3];
   for (int64_t b = lo; b < hi; b++) {
     int64_t b0 = b * NB__BLOCK, len = g->size - b0 < NB__BLOCK ? g->size - b0 : NB__BLOCK;
+    double *partial = (double *)(r->base + g->partials) + b;
     for (int32_t k = 0; k < g->count; k++) {
       int32_t          m = p->members[g->first + k];
       const nb__fnode *node = &r->f->nodes[m];
+      if (nb__is_reduction(node->n.op)) { /* a sink: this block's partial */
+        *partial = nb__reduce_block(&node->n, block_of(r, temps, node->src[0], b0), len);
+        partial += nb__blocks(g->size);
+        continue;
+      }
       if (node->n.op == NB_OP_BROADCAST) { /* read from its operand's whole buffer */
         nb__broadcast_block(&node->n, p->srcs[p->first[m]], r->w->buf[node->src[0]],
                             block_of(r, temps, m, b0), b0, len);
@@ -180,6 +186,13 @@ static void run_group(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsig
   int64_t   blocks = (g->size + NB__BLOCK - 1) / NB__BLOCK;
   if (g->parts > 1) nb__parallel_for(blocks, group_blocks, &r);
   else group_blocks(&r, 0, 0, blocks);
+  const double *partial = (const double *)(base + g->partials);
+  for (int32_t k = 0; k < g->count && g->nsink; k++) {
+    int32_t m = p->members[g->first + k];
+    if (!nb__is_reduction(f->nodes[m].n.op)) continue;
+    nb__reduce_partials(&f->nodes[m].n, partial, blocks, w->buf[m]);
+    partial += blocks;
+  }
 }
 
 static unsigned char *aligned_base(const nb__workspace *w) {

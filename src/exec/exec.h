@@ -42,14 +42,26 @@ enum {
                             operand with those two strides swapped (emit/c_nests.c) */
 };
 
-/* a fused run of elementwise nodes of one size, executed block by block */
+/* A fused run of elementwise nodes of one size, executed block by block.
+ * Reductions over every axis of a member join as sinks: each block folds
+ * into a partial (a double), and after the group the partials fold in block
+ * order, so the value does not depend on how blocks were split over threads.
+ * Nothing in the group reads a sink. */
 typedef struct nb__group {
   int32_t first, count; /* its members in plan->members, in topological order */
-  int64_t size;         /* elements of every member */
+  int64_t size;         /* elements of every member but its sinks */
   int32_t ntemp;
   int32_t parts;       /* threads it runs on (each has its own temporaries) */
   int64_t temp_offset; /* workspace offset of the temporaries' blocks */
+  int32_t nsink;
+  int64_t partials;    /* workspace offset of the sinks' partials: nsink rows of
+                          nb__blocks(size) doubles, in member order */
 } nb__group;
+
+static inline int64_t nb__blocks(int64_t size) { return (size + NB__BLOCK - 1) / NB__BLOCK; }
+static inline bool    nb__is_reduction(int op) {
+  return op == NB_OP_REDUCE_SUM || op == NB_OP_REDUCE_MAX || op == NB_OP_REDUCE_PROD;
+}
 
 typedef struct nb__step {
   int32_t node;  /* a single node, or -1 */

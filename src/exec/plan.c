@@ -137,6 +137,25 @@ static bool is_open(const builder *b, int32_t g) {
   return false;
 }
 
+/* a reduction to one element of a member of an open group (of at least two
+ * elements) joins that group as a sink (exec.h): its group, or -1 */
+static int32_t sink_group(const builder *b, int32_t i) {
+  const nb__fnode *node = &b->f->nodes[i];
+  if (!nb__is_reduction(node->n.op) || node->n.size != 1) return -1;
+  int32_t g = b->group_of[node->src[0]];
+  if (g < 0 || !is_open(b, g)) return -1;
+  int64_t size = b->p->groups[g].size;
+  return size >= 2 && b->f->nodes[node->src[0]].n.size == size ? g : -1;
+}
+
+/* a sink's value exists only once its whole group has run */
+static bool reads_sink_of(const builder *b, int32_t i, int32_t g) {
+  const nb__fnode *node = &b->f->nodes[i];
+  for (int s = 0; s < node->n.nsrc; s++)
+    if (b->group_of[node->src[s]] == g && nb__is_reduction(b->f->nodes[node->src[s]].n.op)) return true;
+  return false;
+}
+
 /* Nodes are visited in topological order; each group keeps its members
  * as a list (b->next), turned into ranges of p->members afterwards. */
 static void form_groups(builder *b) {
@@ -151,14 +170,15 @@ static void form_groups(builder *b) {
     int32_t join = -1;
     if (fusible(f, i))
       for (int32_t k = 0; k < b->nopen && join < 0; k++)
-        if (p->groups[b->open[k]].size == n->size) join = b->open[k];
+        if (p->groups[b->open[k]].size == n->size && !reads_sink_of(b, i, b->open[k])) join = b->open[k];
+    bool sink = join < 0 && (join = sink_group(b, i)) >= 0;
     for (int s = 0; s < n->nsrc; s++) {
       int32_t g = b->group_of[node->src[s]];
       if (g >= 0 && g != join && is_open(b, g)) close_group(b, g);
     }
     if (join >= 0 && !is_open(b, join)) join = -1;
     if (shares_buffer(f, i)) continue;
-    if (!fusible(f, i)) {
+    if (!fusible(f, i) && !sink) {
       emit_step(b, i, -1);
       continue;
     }
@@ -171,6 +191,7 @@ static void form_groups(builder *b) {
     }
     b->tail[join] = i;
     p->groups[join].count++;
+    p->groups[join].nsink += sink;
     b->group_of[i] = join;
   }
   while (b->nopen) close_group(b, b->open[b->nopen - 1]);
@@ -272,7 +293,7 @@ static bool assign_homes(builder *b) {
     if (gr->count < 2) continue;
     for (int32_t k = 0; k < gr->count; k++) {
       int32_t m = p->members[gr->first + k];
-      if (p->home[m].kind == NB__HOME_WS && !is_out[m] && !b->outside[m])
+      if (p->home[m].kind == NB__HOME_WS && !is_out[m] && !b->outside[m] && !nb__is_reduction(f->nodes[m].n.op))
         p->home[m] = (nb__home){NB__HOME_TEMP, -1, -1};
     }
     number_temps(b, gr);
@@ -363,12 +384,15 @@ static bool allocate(builder *b) {
       nb__group *gr = &p->groups[st.group];
       gr->parts = gr->size >= NB__PARALLEL_MIN ? nb__pool_threads() : 1;
       int64_t temps = (int64_t)gr->ntemp * NB__BLOCK * 8 * gr->parts;
+      int64_t partials = (int64_t)gr->nsink * nb__blocks(gr->size) * 8;
       if (gr->ntemp) ok = ok && nb__slots_alloc(&slots, temps, &gr->temp_offset);
+      if (gr->nsink) ok = ok && nb__slots_alloc(&slots, partials, &gr->partials);
       for (int32_t k = 0; k < gr->count && ok; k++) {
         int32_t m = p->members[gr->first + k];
         if (p->home[m].kind == NB__HOME_WS) ok = alloc_node(&slots, p, f, m);
       }
       if (gr->ntemp) ok = ok && nb__slots_free(&slots, gr->temp_offset, temps);
+      if (gr->nsink) ok = ok && nb__slots_free(&slots, gr->partials, partials);
     }
     for (int32_t i = head[s]; i >= 0 && ok; i = link[i])
       if (b->last_use[i] == s) ok = nb__slots_free(&slots, p->home[i].offset, bytes_of(&f->nodes[i].n));

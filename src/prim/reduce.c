@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../exec/exec.h"
 #include "../transform/ad.h"
 
 static nb_status infer_reduce(const char *api, nb__node *out, const nb__node *const *src) {
@@ -22,6 +23,13 @@ static nb_status infer_reduce(const char *api, nb__node *out, const nb__node *co
 
 typedef enum { RED_SUM, RED_MAX, RED_PROD } red_kind;
 
+/* max keeps the first NaN it meets */
+static double fold_max(double acc, double v) { return v > acc || v != v ? v : acc; }
+static double combine(red_kind k, double acc, double v) {
+  return k == RED_SUM ? acc + v : k == RED_PROD ? acc * v : fold_max(acc, v);
+}
+static double identity_of(red_kind k) { return k == RED_SUM ? 0.0 : k == RED_PROD ? 1.0 : -INFINITY; }
+
 /* Walks the kept axes in output order and, for each output element, the
  * reduced axes; the innermost reduced axis is a tight loop. */
 #define NB__REDUCE_LOOP(T)                                                               \
@@ -34,7 +42,7 @@ typedef enum { RED_SUM, RED_MAX, RED_PROD } red_kind;
         base += (rem % kshape[d]) * kstr[d];                                             \
         rem /= kshape[d];                                                                \
       }                                                                                  \
-      double  acc = kind == RED_SUM ? 0.0 : kind == RED_PROD ? 1.0 : -INFINITY;          \
+      double  acc = identity_of(kind);                                                   \
       int64_t idx[NB_MAX_RANK] = {0}, off = base;                                        \
       if (rcount > 0)                                                                    \
         for (;;) {                                                                       \
@@ -45,8 +53,7 @@ typedef enum { RED_SUM, RED_MAX, RED_PROD } red_kind;
             for (int64_t i = 0; i < rin; i++) acc *= p[i * rinstr];                      \
           else                                                                           \
             for (int64_t i = 0; i < rin; i++) {                                          \
-              double v = p[i * rinstr];                                                  \
-              if (v > acc || v != v) acc = v;                                            \
+              acc = fold_max(acc, p[i * rinstr]);                                        \
               if (acc != acc) break;                                                     \
             }                                                                            \
           int d = nr - 2;                                                                \
@@ -62,33 +69,61 @@ typedef enum { RED_SUM, RED_MAX, RED_PROD } red_kind;
     }                                                                                    \
   } while (0)
 
-/* Reductions over trailing axes read contiguous runs: a sum runs eight
- * independent partial sums (vectorizable, and more accurate than one). */
-#define NB__SUM_RUNS(T)                                                                  \
+/* A contiguous run folds in blocks of NB__BLOCK elements, and the blocks'
+ * values fold in order: the order in which a reduction over every axis
+ * folds as a sink of its operand's fused group (exec.h), block by block on
+ * whatever thread. In a block, a sum runs eight independent partial sums
+ * (vectorizable, and more accurate than one). */
+#define NB__BLOCK_FOLD(T, name)                                                          \
+  static double name(red_kind kind, const T *a, int64_t len) {                          \
+    double acc = identity_of(kind);                                                      \
+    if (kind == RED_SUM) {                                                               \
+      double  lane[8] = {0};                                                             \
+      int64_t i = 0;                                                                     \
+      for (; i + 8 <= len; i += 8)                                                       \
+        for (int l = 0; l < 8; l++) lane[l] += a[i + l];                                 \
+      for (; i < len; i++) lane[0] += a[i];                                              \
+      acc = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7])); \
+    } else if (kind == RED_PROD) {                                                       \
+      for (int64_t i = 0; i < len; i++) acc *= a[i];                                     \
+    } else {                                                                             \
+      for (int64_t i = 0; i < len && acc == acc; i++) acc = fold_max(acc, a[i]);        \
+    }                                                                                    \
+    return acc;                                                                          \
+  }
+NB__BLOCK_FOLD(double, block_fold64)
+NB__BLOCK_FOLD(float, block_fold32)
+
+static double fold_blocks(red_kind kind, const double *value, int64_t count) {
+  double acc = identity_of(kind);
+  for (int64_t b = 0; b < count; b++) acc = combine(kind, acc, value[b]);
+  return acc;
+}
+
+#define NB__TRAILING_RUNS(T, block_fold)                                                 \
   do {                                                                                   \
     T *o = out;                                                                          \
     const T *a = in[0];                                                                  \
     for (int64_t r = 0; r < n->size; r++, a += run) {                                    \
-      double  acc[8] = {0};                                                              \
-      int64_t i = 0;                                                                     \
-      for (; i + 8 <= run; i += 8)                                                       \
-        for (int l = 0; l < 8; l++) acc[l] += a[i + l];                                  \
-      for (; i < run; i++) acc[0] += a[i];                                               \
-      o[r] = (T)(((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))); \
+      double acc = identity_of(kind);                                                    \
+      for (int64_t b0 = 0; b0 < run; b0 += NB__BLOCK)                                    \
+        acc = combine(kind, acc, block_fold(kind, a + b0, run - b0 < NB__BLOCK ? run - b0 : NB__BLOCK)); \
+      o[r] = (T)acc;                                                                     \
     }                                                                                    \
   } while (0)
 
-static bool sum_trailing(const nb__node *n, const nb__node *x, void *out, const void *const *in) {
+static bool reduce_trailing(red_kind kind, const nb__node *n, const nb__node *x, void *out,
+                            const void *const *in) {
   int64_t run;
   if (!n->p.i[0] || !nb__trailing_axes(x->rank, x->shape, n->p.i[0], &run)) return false;
-  if (n->dtype == NB_F64) NB__SUM_RUNS(double);
-  else NB__SUM_RUNS(float);
+  if (n->dtype == NB_F64) NB__TRAILING_RUNS(double, block_fold64);
+  else NB__TRAILING_RUNS(float, block_fold32);
   return true;
 }
 
 static void reduce(red_kind kind, const nb__node *n, const nb__node *x, void *out,
                    const void *const *in) {
-  if (kind == RED_SUM && sum_trailing(n, x, out, in)) return;
+  if (reduce_trailing(kind, n, x, out, in)) return;
   int64_t str[NB_MAX_RANK], kshape[NB_MAX_RANK], kstr[NB_MAX_RANK];
   int64_t rshape[NB_MAX_RANK], rstr[NB_MAX_RANK], rcount = 1;
   int     nk = 0, nr = 0;
@@ -118,6 +153,21 @@ static void eval_max(const nb__node *n, const nb__node *const *s, void *out,
 static void eval_prod(const nb__node *n, const nb__node *const *s, void *out,
                       const void *const *in) {
   reduce(RED_PROD, n, s[0], out, in);
+}
+
+/* ---- a reduction over every axis as a sink of its operand's fused group
+ *      (exec.h): the blocks of the run above, folded as they come ---- */
+static red_kind kind_of(int op) { return op == NB_OP_REDUCE_SUM ? RED_SUM : op == NB_OP_REDUCE_MAX ? RED_MAX : RED_PROD; }
+
+double nb__reduce_block(const nb__node *n, const void *x, int64_t len) {
+  red_kind kind = kind_of(n->op);
+  return n->dtype == NB_F64 ? block_fold64(kind, x, len) : block_fold32(kind, x, len);
+}
+
+void nb__reduce_partials(const nb__node *n, const double *partial, int64_t count, void *out) {
+  double acc = fold_blocks(kind_of(n->op), partial, count);
+  if (n->dtype == NB_F64) *(double *)out = acc;
+  else *(float *)out = (float)acc;
 }
 
 /* ---- derivative rules ---- */
