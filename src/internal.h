@@ -148,12 +148,26 @@ typedef void (*nb__copy_fn)(const nb__node *n, const nb__node *const *src, int k
 int  nb__broadcast_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str);
 void nb__broadcast_block(const nb__node *n, const nb__node *x, const void *in, void *out, int64_t at,
                          int64_t len);
+/* visits elements [at, at + len) of such nested runs one run (or part of
+ * one) at a time: off is the operand's index of its first element */
+typedef void (*nb__run_fn)(void *ctx, int64_t off, int64_t stride, int64_t count);
+void nb__walk_runs(int levels, const int64_t *ext, const int64_t *str, int64_t at, int64_t len,
+                   nb__run_fn visit, void *ctx);
 
-/* a reduction over every axis, as a sink of its operand's fused group
- * (prim/reduce.c): one block of the operand folded into a double, and the
- * blocks' partials folded in block order into n's one element */
+/* Reductions as sinks of their operand's fused group (prim/reduce.c).
+ * Over every axis: one block of the operand folded into a double, and the
+ * blocks' partials folded in block order into n's one element. Over some
+ * axes: accumulators (a double per element of n) start at the identity,
+ * elements [at, at + len) of x (in block) fold into them in order, and
+ * they are stored as n's value; the levels are x's nested runs along which
+ * the accumulator's index is affine (as nb__broadcast_levels). */
 double nb__reduce_block(const nb__node *n, const void *x, int64_t len);
 void   nb__reduce_partials(const nb__node *n, const double *partial, int64_t count, void *out);
+int    nb__reduce_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str);
+void   nb__reduce_start(const nb__node *n, double *acc);
+void   nb__reduce_rows(const nb__node *n, const nb__node *x, const void *block, int64_t at, int64_t len,
+                       double *acc);
+void   nb__reduce_finish(const nb__node *n, const double *acc, void *out);
 
 enum {
   NB__ELEMENTWISE = 1u << 0, /* same-shape operands, output element i from elements i */

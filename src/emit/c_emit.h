@@ -58,11 +58,20 @@ void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size
 void nb__c_remat_ref(emitter *e, int32_t j, int64_t lo, char *buf);
 FILE *nb__c_open_loop_fn(emitter *e, int64_t lo, int64_t hi); /* returns the entry point's stream */
 void  nb__c_close_loop_fn(emitter *e, FILE *body);
+/* `const int64_t <name> = ...;`: the offset, at element r0, of nested runs (levels) */
+void  nb__c_level_offset(FILE *o, const char *name, int levels, const int64_t *ext, const int64_t *str);
 /* c_nests.c */
 bool nb__c_trailing_runs(const emitter *e, int32_t i, int64_t *run);
 void nb__c_node(emitter *e, int32_t i);
-/* a group's sink, at workspace offset at: its block's partial, and the fold of its partials */
-void nb__c_sink_block(const emitter *e, int32_t i, int64_t at);
-void nb__c_sink_fold(const emitter *e, int32_t i, int64_t at, int64_t blocks);
+/* a reduction's identity as C text, and `acc = acc (op) v;` (the simd
+ * pragma for such a loop, none for max) */
+const char *nb__c_identity(int op);
+void        nb__c_fold(FILE *o, int op, const char *acc, const char *v);
+void        nb__c_simd_fold(FILE *o, int op, int indent);
+/* c_sinks.c: a group's sinks (exec.h) before its block loop, for block bk
+ * inside it (the sinks' operands in block arrays), and after it */
+typedef enum { NB__SINKS_START, NB__SINKS_BLOCK, NB__SINKS_FINISH } nb__sinks_phase;
+bool nb__c_block_sink(const emitter *e, int32_t m);
+void nb__c_sinks(const emitter *e, const int32_t *members, int32_t count, int64_t partials, nb__sinks_phase phase);
 
 #endif

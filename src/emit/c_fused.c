@@ -101,12 +101,6 @@ static void ref_text(emitter *e, int32_t loop, int32_t i, char *buf) {
   }
 }
 
-/* a group's sink made from its operand's blocks in the group's loop, not
- * recomputing the operand in a loop of its own (put_fused_reduce) */
-static bool block_sink(const emitter *e, int32_t m) {
-  return nb__is_reduction(node(e, m)->op) && !e->fused[m];
-}
-
 /* a member as a scalar of the loop (sinks are folded after it) */
 static void put_member(emitter *e, int32_t loop, int32_t m) {
   char refs[3][REF_LEN], dst[REF_LEN];
@@ -165,14 +159,20 @@ static bool open_rows(const emitter *e, const int32_t *members, int32_t count, c
   for (int32_t k = 0; k < count; k++) {
     int32_t m = members[k];
     if (!reads_broadcast(e, m)) continue;
-    int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK], div = 1;
-    int     levels = nb__broadcast_levels(node(e, m), node(e, src_of(e, m, 0)), ext, str);
-    fprintf(o, "  const int64_t o%d = 0", m);
-    for (int l = levels - 1; l >= 0; div *= ext[l--])
-      if (str[l]) fprintf(o, " + (r0 / %lld %% %lld) * %lld", (long long)div, (long long)ext[l], (long long)str[l]);
-    fprintf(o, ";\n");
+    int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK];
+    char    name[24];
+    snprintf(name, sizeof name, "o%d", m);
+    nb__c_level_offset(o, name, nb__broadcast_levels(node(e, m), node(e, src_of(e, m, 0)), ext, str), ext, str);
   }
   return any;
+}
+
+void nb__c_level_offset(FILE *o, const char *name, int levels, const int64_t *ext, const int64_t *str) {
+  int64_t div = 1;
+  fprintf(o, "  const int64_t %s = 0", name);
+  for (int l = levels - 1; l >= 0; div *= ext[l--])
+    if (str[l]) fprintf(o, " + (r0 / %lld %% %lld) * %lld", (long long)div, (long long)ext[l], (long long)str[l]);
+  fprintf(o, ";\n");
 }
 
 /* one loop over members [from, to) of a blocked group, at i = i0 + j */
@@ -263,21 +263,6 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
   e->seg_lo = e->seg_hi = 0;
 }
 
-/* the block sinks' partials of one block (inside the block loop), or their
- * folds (after it); the partials are rows of the workspace from offset
- * partials, one per sink in member order (exec.h) */
-static void put_sinks(const emitter *e, const int32_t *members, int32_t count, int64_t partials, int64_t blocks,
-                      bool fold) {
-  int64_t at = partials;
-  for (int32_t k = 0; k < count; k++) {
-    int32_t m = members[k];
-    if (!nb__is_reduction(node(e, m)->op)) continue;
-    if (block_sink(e, m) && e->needed[m] && fold) nb__c_sink_fold(e, m, at, blocks);
-    else if (block_sink(e, m) && e->needed[m]) nb__c_sink_block(e, m, at);
-    at += blocks * 8;
-  }
-}
-
 /* The blocked form of a group: a loop over its blocks, each block one loop
  * per part (e->part) at i = i0 + j, the values that cross from one part to
  * a later one, or that a sink reads, in block-sized local arrays. Blocks
@@ -287,6 +272,7 @@ static void put_blocks(emitter *e, const int32_t *members, int32_t count, int64_
   FILE         *body = NULL;
   const int32_t *part = e->part;
   int64_t        blocks = nb__blocks(size);
+  nb__c_sinks(e, members, count, partials, NB__SINKS_START);
   if (size >= NB__PARALLEL_MIN) body = nb__c_open_loop_fn(e, 0, blocks);
   else fprintf(e->o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)blocks);
   FILE *o = e->o;
@@ -295,7 +281,7 @@ static void put_blocks(emitter *e, const int32_t *members, int32_t count, int64_
           (long long)size, NB__BLOCK, (long long)size, NB__BLOCK);
   for (int32_t k = 0; k < count; k++) {
     if (!e->needed[members[k]]) continue;
-    if (block_sink(e, members[k])) e->cross[src_of(e, members[k], 0)] = 1;
+    if (nb__c_block_sink(e, members[k])) e->cross[src_of(e, members[k], 0)] = 1;
     for (int s = 0; s < node(e, members[k])->nsrc; s++)
       for (int32_t q = 0; q < k; q++)
         if (members[q] == src_of(e, members[k], s) && part[q] < part[k]) e->cross[members[q]] = 1;
@@ -304,11 +290,11 @@ static void put_blocks(emitter *e, const int32_t *members, int32_t count, int64_
     if (e->cross[members[k]]) fprintf(o, "    %s b%d[%d];\n", ctype(node(e, members[k])), members[k], NB__BLOCK);
   for (int32_t k = 0, from = 0; k <= count; k++)
     if (k == count || part[k] != part[from]) put_part(e, members, from, k), from = k;
-  put_sinks(e, members, count, partials, blocks, false);
+  nb__c_sinks(e, members, count, partials, NB__SINKS_BLOCK);
   fprintf(o, "  }\n");
   if (body) nb__c_close_loop_fn(e, body);
   else fprintf(o, "  }\n");
-  put_sinks(e, members, count, partials, blocks, true);
+  nb__c_sinks(e, members, count, partials, NB__SINKS_FINISH);
   for (int32_t k = 0; k < count; k++) e->cross[members[k]] = 0;
 }
 
@@ -320,7 +306,7 @@ void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size
   bool     any = false, sinks = false;
   for (int32_t k = 0; k < count; k++) {
     any = any || (e->needed[members[k]] && !nb__is_reduction(node(e, members[k])->op));
-    sinks = sinks || (e->needed[members[k]] && block_sink(e, members[k]));
+    sinks = sinks || (e->needed[members[k]] && nb__c_block_sink(e, members[k]));
   }
   for (int32_t k = 0, from = 0; k < count; k++) {
     if (splits(e, members, from, k)) nparts++, from = k;
@@ -350,7 +336,7 @@ static bool any_split(const emitter *e, const int32_t *members, int32_t count) {
 static bool dynamic_guards(const emitter *e, const int32_t *members, int32_t count, int64_t size) {
   int64_t edge[NB__MAX_EDGES];
   for (int32_t k = 0; k < count; k++)
-    if (block_sink(e, members[k])) return true;
+    if (nb__c_block_sink(e, members[k])) return true;
   return any_split(e, members, count) || pad_edges(e, members, count, size, edge) < 0;
 }
 

@@ -84,15 +84,15 @@ bool nb__c_trailing_runs(const emitter *e, int32_t i, int64_t *run) {
 
 /* what a reduction starts from, and `acc = acc (op) v` as a statement; sums
  * and products vectorize reassociated (NB_SIMD_SUM, NB_SIMD_PROD) */
-static const char *red_identity(int op) {
+const char *nb__c_identity(int op) {
   return op == NB_OP_REDUCE_SUM ? "0" : op == NB_OP_REDUCE_PROD ? "1" : "-INFINITY";
 }
-static void put_fold(FILE *o, int op, const char *acc, const char *v) {
+void nb__c_fold(FILE *o, int op, const char *acc, const char *v) {
   if (op == NB_OP_REDUCE_SUM) fprintf(o, "%s += %s;\n", acc, v);
   else if (op == NB_OP_REDUCE_PROD) fprintf(o, "%s *= %s;\n", acc, v);
   else fprintf(o, "if (%s > %s || %s != %s) %s = %s;\n", v, acc, v, v, acc, v);
 }
-static void put_simd_fold(FILE *o, int op, int indent) {
+void nb__c_simd_fold(FILE *o, int op, int indent) {
   if (op != NB_OP_REDUCE_MAX) fprintf(o, "%*sNB_SIMD_%s\n", indent, "", op == NB_OP_REDUCE_SUM ? "SUM" : "PROD");
 }
 
@@ -105,37 +105,14 @@ static void put_fused_reduce(emitter *e, int32_t i) {
   char            ref[REF_LEN];
   nb__c_trailing_runs(e, i, &run);
   fprintf(o, "  for (int64_t q = 0; q < %lld; q++) {\n    double acc = %s;\n", (long long)n->size,
-          red_identity(n->op));
-  put_simd_fold(o, n->op, 4);
+          nb__c_identity(n->op));
+  nb__c_simd_fold(o, n->op, 4);
   fprintf(o, "    for (int64_t i = q * %lld; i < (q + 1) * %lld; i++) {\n", (long long)run, (long long)run);
   e->loop++;
   nb__c_remat_ref(e, src_of(e, i, 0), 0, ref);
   fprintf(o, "    const double v = %s;\n    ", ref);
-  put_fold(o, n->op, "acc", "v");
+  nb__c_fold(o, n->op, "acc", "v");
   fprintf(o, "    }\n    v%d[q] = (%s)acc;\n  }\n", i, ctype(n));
-}
-
-/* A sink of a fused group (exec.h), whose operand the group's block loop
- * keeps in the block array b<operand>: inside that loop, the block's
- * partial; after it, the partials (at workspace offset at) folded in block
- * order, as the interpreter does. */
-void nb__c_sink_block(const emitter *e, int32_t i, int64_t at) {
-  FILE *o = e->o;
-  int   op = node(e, i)->op;
-  fprintf(o, "    {\n    double acc = %s;\n", red_identity(op));
-  put_simd_fold(o, op, 4);
-  fprintf(o, "    for (int64_t j = 0; j < len; j++) {\n    const double v = b%d[j];\n    ", src_of(e, i, 0));
-  put_fold(o, op, "acc", "v");
-  fprintf(o, "    }\n    ((double *)(ws + %lld))[bk] = acc;\n    }\n", (long long)at);
-}
-
-void nb__c_sink_fold(const emitter *e, int32_t i, int64_t at, int64_t blocks) {
-  FILE *o = e->o;
-  int   op = node(e, i)->op;
-  fprintf(o, "  {\n  double acc = %s;\n  for (int64_t bk = 0; bk < %lld; bk++) {\n", red_identity(op), (long long)blocks);
-  fprintf(o, "    const double v = ((const double *)(ws + %lld))[bk];\n    ", (long long)at);
-  put_fold(o, op, "acc", "v");
-  fprintf(o, "  }\n  v%d[0] = (%s)acc;\n  }\n", i, ctype(node(e, i)));
 }
 
 /* When the operand's last axis is kept: the output starts at the identity
@@ -154,7 +131,7 @@ static void put_reduce_along(const emitter *e, int32_t i) {
   }
   simplify_copy(&c);
   const char *t = ctype(n);
-  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)%s;\n", (long long)n->size, i, t, red_identity(n->op));
+  fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)%s;\n", (long long)n->size, i, t, nb__c_identity(n->op));
   int inner = c.rank ? c.rank - 1 : 0;
   put_loops(o, inner, c.shape);
   if (c.rank && c.out.str[inner]) /* each innermost step folds into its own output element */
@@ -165,7 +142,7 @@ static void put_reduce_along(const emitter *e, int32_t i) {
   fprintf(o, "]; const %s v = v%d[", t, src_of(e, i, 0));
   put_index(o, 0, c.rank, c.in.str);
   fprintf(o, "]; ");
-  put_fold(o, n->op, "*acc", "v");
+  nb__c_fold(o, n->op, "*acc", "v");
   fprintf(o, "  %*s}\n", 2 * c.rank, "");
 }
 
@@ -182,15 +159,15 @@ static void put_reduce(const emitter *e, int32_t i) {
     if (n->p.i[0] & (1 << d)) shape[nk + nr] = x->shape[d], rstr[nk + nr++] = str[d];
   fprintf(o, "  {\n  int64_t o = 0;\n");
   put_loops(o, nk, shape);
-  fprintf(o, "  %*s{\n  %*sdouble acc = %s;\n", 2 * nk, "", 2 * nk, "", red_identity(n->op));
+  fprintf(o, "  %*s{\n  %*sdouble acc = %s;\n", 2 * nk, "", 2 * nk, "", nb__c_identity(n->op));
   for (int d = nk; d < nk + nr; d++) {
-    if (d == nk + nr - 1) put_simd_fold(o, n->op, 2 * d + 4);
+    if (d == nk + nr - 1) nb__c_simd_fold(o, n->op, 2 * d + 4);
     fprintf(o, "  %*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d, (long long)shape[d], d);
   }
   fprintf(o, "  %*sdouble v = v%d[", 2 * (nk + nr) + 2, "", src_of(e, i, 0));
   put_index(o, 0, nk + nr, rstr);
   fprintf(o, "];\n  %*s", 2 * (nk + nr) + 2, "");
-  put_fold(o, n->op, "acc", "v");
+  nb__c_fold(o, n->op, "acc", "v");
   for (int d = nk + nr - 1; d >= nk; d--) fprintf(o, "  %*s}\n", 2 * d + 2, "");
   fprintf(o, "  %*sv%d[o++] = (%s)acc;\n  %*s}\n  }\n", 2 * nk + 2, "", i, ctype(n), 2 * nk, "");
 }

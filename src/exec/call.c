@@ -143,6 +143,32 @@ static void *block_of(const group_run *r, unsigned char *temps, int32_t i, int64
                                   : (void *)((unsigned char *)r->w->buf[i] + (size_t)b0 * esz);
 }
 
+/* block b of a sink's operand x: its partial, or folded into its accumulators */
+static void sink_block(const nb__node *n, const nb__node *x, const void *block, int64_t b, int64_t len,
+                       double *sink) {
+  if (nb__sink_partials(n, x)) sink[b] = nb__reduce_block(n, block, len);
+  else nb__reduce_rows(n, x, block, b * NB__BLOCK, len, sink);
+}
+
+/* before a group (start) or after it: each sink's accumulators, or its value */
+static void sinks_around(const nb_fn *f, const nb__plan *p, const nb__workspace *w, unsigned char *base,
+                         const nb__group *g, bool start) {
+  double *sink = (double *)(base + g->partials);
+  for (int32_t k = 0; k < g->count && g->nsink; k++) {
+    int32_t         m = p->members[g->first + k];
+    const nb__node *n = &f->nodes[m].n, *x = p->srcs[p->first[m]];
+    if (!nb__is_reduction(n->op)) continue;
+    if (nb__sink_partials(n, x)) {
+      if (!start) nb__reduce_partials(n, sink, nb__blocks(x->size), w->buf[m]);
+    } else if (start) {
+      nb__reduce_start(n, sink);
+    } else {
+      nb__reduce_finish(n, sink, w->buf[m]);
+    }
+    sink += nb__sink_doubles(n, x);
+  }
+}
+
 /* blocks [lo, hi) of a fused group; each part has its own temporaries */
 static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
   const group_run *r = ctx;
@@ -152,13 +178,13 @@ static void group_blocks(void *ctx, int part, int64_t lo, int64_t hi) {
   const void      *args[3];
   for (int64_t b = lo; b < hi; b++) {
     int64_t b0 = b * NB__BLOCK, len = g->size - b0 < NB__BLOCK ? g->size - b0 : NB__BLOCK;
-    double *partial = (double *)(r->base + g->partials) + b;
+    double *sinks = (double *)(r->base + g->partials);
     for (int32_t k = 0; k < g->count; k++) {
       int32_t          m = p->members[g->first + k];
       const nb__fnode *node = &r->f->nodes[m];
-      if (nb__is_reduction(node->n.op)) { /* a sink: this block's partial */
-        *partial = nb__reduce_block(&node->n, block_of(r, temps, node->src[0], b0), len);
-        partial += nb__blocks(g->size);
+      if (nb__is_reduction(node->n.op)) {
+        sink_block(&node->n, p->srcs[p->first[m]], block_of(r, temps, node->src[0], b0), b, len, sinks);
+        sinks += nb__sink_doubles(&node->n, p->srcs[p->first[m]]);
         continue;
       }
       if (node->n.op == NB_OP_BROADCAST) { /* read from its operand's whole buffer */
@@ -184,15 +210,10 @@ static void run_group(const nb_fn *f, const nb__plan *p, nb__workspace *w, unsig
                       const nb__group *g) {
   group_run r = {f, p, w, base, g};
   int64_t   blocks = (g->size + NB__BLOCK - 1) / NB__BLOCK;
+  sinks_around(f, p, w, base, g, true);
   if (g->parts > 1) nb__parallel_for(blocks, group_blocks, &r);
   else group_blocks(&r, 0, 0, blocks);
-  const double *partial = (const double *)(base + g->partials);
-  for (int32_t k = 0; k < g->count && g->nsink; k++) {
-    int32_t m = p->members[g->first + k];
-    if (!nb__is_reduction(f->nodes[m].n.op)) continue;
-    nb__reduce_partials(&f->nodes[m].n, partial, blocks, w->buf[m]);
-    partial += blocks;
-  }
+  sinks_around(f, p, w, base, g, false);
 }
 
 static unsigned char *aligned_base(const nb__workspace *w) {

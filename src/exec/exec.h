@@ -43,10 +43,12 @@ enum {
 };
 
 /* A fused run of elementwise nodes of one size, executed block by block.
- * Reductions over every axis of a member join as sinks: each block folds
- * into a partial (a double), and after the group the partials fold in block
- * order, so the value does not depend on how blocks were split over threads.
- * Nothing in the group reads a sink. */
+ * Reductions of a member join as sinks; nothing in the group reads them.
+ * A reduction over all trailing axes to one element folds each block into a
+ * partial (a double), and after the group the partials fold in block order,
+ * so its value does not depend on how blocks were split over threads. Any
+ * other reduction joins only groups too small to be split: the blocks fold
+ * in order into accumulators, a double per element of the reduction. */
 typedef struct nb__group {
   int32_t first, count; /* its members in plan->members, in topological order */
   int64_t size;         /* elements of every member but its sinks */
@@ -54,13 +56,21 @@ typedef struct nb__group {
   int32_t parts;       /* threads it runs on (each has its own temporaries) */
   int64_t temp_offset; /* workspace offset of the temporaries' blocks */
   int32_t nsink;
-  int64_t partials;    /* workspace offset of the sinks' partials: nsink rows of
-                          nb__blocks(size) doubles, in member order */
+  int64_t partials;    /* workspace offset of the sinks' partials or accumulators,
+                          nb__sink_doubles each, in member order */
 } nb__group;
 
 static inline int64_t nb__blocks(int64_t size) { return (size + NB__BLOCK - 1) / NB__BLOCK; }
 static inline bool    nb__is_reduction(int op) {
   return op == NB_OP_REDUCE_SUM || op == NB_OP_REDUCE_MAX || op == NB_OP_REDUCE_PROD;
+}
+/* a sink with a partial per block (else accumulators); x is its operand */
+static inline bool nb__sink_partials(const nb__node *n, const nb__node *x) {
+  int64_t run;
+  return n->size == 1 && n->p.i[0] && nb__trailing_axes(x->rank, x->shape, n->p.i[0], &run);
+}
+static inline int64_t nb__sink_doubles(const nb__node *n, const nb__node *x) {
+  return nb__sink_partials(n, x) ? nb__blocks(x->size) : n->size;
 }
 
 typedef struct nb__step {

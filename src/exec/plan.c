@@ -137,15 +137,17 @@ static bool is_open(const builder *b, int32_t g) {
   return false;
 }
 
-/* a reduction to one element of a member of an open group (of at least two
- * elements) joins that group as a sink (exec.h): its group, or -1 */
+/* a reduction of a member of an open group (of at least two elements)
+ * joins that group as a sink (exec.h): its group, or -1 */
 static int32_t sink_group(const builder *b, int32_t i) {
   const nb__fnode *node = &b->f->nodes[i];
-  if (!nb__is_reduction(node->n.op) || node->n.size != 1) return -1;
+  if (!nb__is_reduction(node->n.op)) return -1;
   int32_t g = b->group_of[node->src[0]];
   if (g < 0 || !is_open(b, g)) return -1;
-  int64_t size = b->p->groups[g].size;
-  return size >= 2 && b->f->nodes[node->src[0]].n.size == size ? g : -1;
+  const nb__node *x = &b->f->nodes[node->src[0]].n;
+  int64_t         size = b->p->groups[g].size;
+  bool            splits = size >= NB__PARALLEL_MIN && !nb__sink_partials(&node->n, x);
+  return size >= 2 && x->size == size && !splits ? g : -1;
 }
 
 /* a sink's value exists only once its whole group has run */
@@ -384,7 +386,11 @@ static bool allocate(builder *b) {
       nb__group *gr = &p->groups[st.group];
       gr->parts = gr->size >= NB__PARALLEL_MIN ? nb__pool_threads() : 1;
       int64_t temps = (int64_t)gr->ntemp * NB__BLOCK * 8 * gr->parts;
-      int64_t partials = (int64_t)gr->nsink * nb__blocks(gr->size) * 8;
+      int64_t partials = 0;
+      for (int32_t k = 0; k < gr->count; k++) {
+        const nb__fnode *m = &f->nodes[p->members[gr->first + k]];
+        if (nb__is_reduction(m->n.op)) partials += nb__sink_doubles(&m->n, &f->nodes[m->src[0]].n) * 8;
+      }
       if (gr->ntemp) ok = ok && nb__slots_alloc(&slots, temps, &gr->temp_offset);
       if (gr->nsink) ok = ok && nb__slots_alloc(&slots, partials, &gr->partials);
       for (int32_t k = 0; k < gr->count && ok; k++) {

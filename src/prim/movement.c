@@ -137,22 +137,39 @@ int nb__broadcast_levels(const nb__node *n, const nb__node *x, int64_t *ext, int
 NB__RUN(uint32_t)
 NB__RUN(uint64_t)
 
-/* elements [at, at + len) of the broadcast into out (a fused group's block) */
-void nb__broadcast_block(const nb__node *n, const nb__node *x, const void *in, void *out, int64_t at,
-                         int64_t len) {
-  int64_t ext[NB_MAX_RANK], str[NB_MAX_RANK], idx[NB_MAX_RANK], off = 0;
-  int     last = nb__broadcast_levels(n, x, ext, str) - 1;
-  size_t  esz = esize(n);
+void nb__walk_runs(int levels, const int64_t *ext, const int64_t *str, int64_t at, int64_t len,
+                   nb__run_fn visit, void *ctx) {
+  int64_t idx[NB_MAX_RANK], off = 0;
+  int     last = levels - 1;
   for (int k = last; k >= 0; k--) idx[k] = at % ext[k], at /= ext[k], off += idx[k] * str[k];
   while (len > 0) {
     int64_t run = ext[last] - idx[last] < len ? ext[last] - idx[last] : len;
-    if (esz == 8) run_uint64_t(out, (const uint64_t *)in + off, str[last], run);
-    else run_uint32_t(out, (const uint32_t *)in + off, str[last], run);
-    out = (char *)out + run * (int64_t)esz, len -= run;
-    off += run * str[last], idx[last] += run;
+    visit(ctx, off, str[last], run);
+    len -= run, off += run * str[last], idx[last] += run;
     for (int k = last; k > 0 && idx[k] == ext[k]; k--) /* carry into the outer levels */
       off += str[k - 1] - ext[k] * str[k], idx[k] = 0, idx[k - 1]++;
   }
+}
+
+typedef struct block_copy {
+  const void *in;
+  char       *out;
+  size_t      esz;
+} block_copy;
+
+static void copy_run(void *ctx, int64_t off, int64_t stride, int64_t count) {
+  block_copy *c = ctx;
+  if (c->esz == 8) run_uint64_t((uint64_t *)c->out, (const uint64_t *)c->in + off, stride, count);
+  else run_uint32_t((uint32_t *)c->out, (const uint32_t *)c->in + off, stride, count);
+  c->out += count * (int64_t)c->esz;
+}
+
+/* elements [at, at + len) of the broadcast into out (a fused group's block) */
+void nb__broadcast_block(const nb__node *n, const nb__node *x, const void *in, void *out, int64_t at,
+                         int64_t len) {
+  int64_t    ext[NB_MAX_RANK], str[NB_MAX_RANK];
+  block_copy c = {in, out, esize(n)};
+  nb__walk_runs(nb__broadcast_levels(n, x, ext, str), ext, str, at, len, copy_run, &c);
 }
 
 /* transpose: sum over the axes the broadcast created or stretched */

@@ -69,11 +69,11 @@ static double identity_of(red_kind k) { return k == RED_SUM ? 0.0 : k == RED_PRO
     }                                                                                    \
   } while (0)
 
-/* A contiguous run folds in blocks of NB__BLOCK elements, and the blocks'
- * values fold in order: the order in which a reduction over every axis
- * folds as a sink of its operand's fused group (exec.h), block by block on
- * whatever thread. In a block, a sum runs eight independent partial sums
- * (vectorizable, and more accurate than one). */
+/* A reduction over trailing axes folds each run of the operand in pieces
+ * cut at the operand's multiples of NB__BLOCK, and the pieces' values in
+ * order: the order in which it folds as a sink of its operand's fused group
+ * (exec.h), block by block. In a piece, a sum runs eight independent partial
+ * sums (vectorizable, and more accurate than one). */
 #define NB__BLOCK_FOLD(T, name)                                                          \
   static double name(red_kind kind, const T *a, int64_t len) {                          \
     double acc = identity_of(kind);                                                      \
@@ -104,10 +104,12 @@ static double fold_blocks(red_kind kind, const double *value, int64_t count) {
   do {                                                                                   \
     T *o = out;                                                                          \
     const T *a = in[0];                                                                  \
-    for (int64_t r = 0; r < n->size; r++, a += run) {                                    \
+    for (int64_t r = 0; r < n->size; r++) {                                              \
       double acc = identity_of(kind);                                                    \
-      for (int64_t b0 = 0; b0 < run; b0 += NB__BLOCK)                                    \
-        acc = combine(kind, acc, block_fold(kind, a + b0, run - b0 < NB__BLOCK ? run - b0 : NB__BLOCK)); \
+      for (int64_t s = r * run, end = s + run, e; s < end; s = e) {                      \
+        e = (s / NB__BLOCK + 1) * NB__BLOCK < end ? (s / NB__BLOCK + 1) * NB__BLOCK : end; \
+        acc = combine(kind, acc, block_fold(kind, a + s, e - s));                        \
+      }                                                                                  \
       o[r] = (T)acc;                                                                     \
     }                                                                                    \
   } while (0)
@@ -155,8 +157,8 @@ static void eval_prod(const nb__node *n, const nb__node *const *s, void *out,
   reduce(RED_PROD, n, s[0], out, in);
 }
 
-/* ---- a reduction over every axis as a sink of its operand's fused group
- *      (exec.h): the blocks of the run above, folded as they come ---- */
+/* ---- reductions as sinks of their operand's fused group (exec.h): the
+ *      elements of each output fold in the order the kernels above use ---- */
 static red_kind kind_of(int op) { return op == NB_OP_REDUCE_SUM ? RED_SUM : op == NB_OP_REDUCE_MAX ? RED_MAX : RED_PROD; }
 
 double nb__reduce_block(const nb__node *n, const void *x, int64_t len) {
@@ -168,6 +170,61 @@ void nb__reduce_partials(const nb__node *n, const double *partial, int64_t count
   double acc = fold_blocks(kind_of(n->op), partial, count);
   if (n->dtype == NB_F64) *(double *)out = acc;
   else *(float *)out = (float)acc;
+}
+
+/* x's index maps to n's as the broadcast of n back to x's shape reads it */
+int nb__reduce_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str) {
+  nb__node b = {.op = NB_OP_BROADCAST, .rank = x->rank, .size = x->size};
+  memcpy(b.shape, x->shape, sizeof b.shape);
+  for (int d = 0, k = 0; d < x->rank; d++)
+    if (!((n->p.i[0] >> d) & 1)) b.p.i[k++] = d;
+  return nb__broadcast_levels(&b, n, ext, str);
+}
+
+void nb__reduce_start(const nb__node *n, double *acc) {
+  for (int64_t q = 0; q < n->size; q++) acc[q] = identity_of(kind_of(n->op));
+}
+
+void nb__reduce_finish(const nb__node *n, const double *acc, void *out) {
+  for (int64_t q = 0; q < n->size; q++)
+    if (n->dtype == NB_F64) ((double *)out)[q] = acc[q];
+    else ((float *)out)[q] = (float)acc[q];
+}
+
+/* a run of count elements into accumulators: one each (stride 1), or one
+ * for all, folded piece by piece for a trailing reduction (stride 0) */
+#define NB__FOLD_INTO(T, name, block_fold)                                               \
+  static void name(red_kind kind, bool trailing, const T *a, int64_t count, int64_t stride, double *acc) { \
+    if (stride)                                                                          \
+      for (int64_t i = 0; i < count; i++) acc[i] = combine(kind, acc[i], a[i]);          \
+    else if (trailing)                                                                   \
+      *acc = combine(kind, *acc, block_fold(kind, a, count));                            \
+    else                                                                                 \
+      for (int64_t i = 0; i < count; i++) *acc = combine(kind, *acc, a[i]);             \
+  }
+NB__FOLD_INTO(double, fold_into64, block_fold64)
+NB__FOLD_INTO(float, fold_into32, block_fold32)
+
+typedef struct rows_fold {
+  red_kind    kind;
+  bool        trailing, f64;
+  const char *block;
+  double     *acc;
+} rows_fold;
+
+static void fold_run(void *ctx, int64_t off, int64_t stride, int64_t count) {
+  rows_fold *r = ctx;
+  if (r->f64) fold_into64(r->kind, r->trailing, (const double *)r->block, count, stride, r->acc + off);
+  else fold_into32(r->kind, r->trailing, (const float *)r->block, count, stride, r->acc + off);
+  r->block += count * (r->f64 ? 8 : 4);
+}
+
+void nb__reduce_rows(const nb__node *n, const nb__node *x, const void *block, int64_t at, int64_t len,
+                     double *acc) {
+  int64_t   ext[NB_MAX_RANK], str[NB_MAX_RANK], run;
+  rows_fold r = {kind_of(n->op), n->p.i[0] && nb__trailing_axes(x->rank, x->shape, n->p.i[0], &run),
+                 n->dtype == NB_F64, block, acc};
+  nb__walk_runs(nb__reduce_levels(n, x, ext, str), ext, str, at, len, fold_run, &r);
 }
 
 /* ---- derivative rules ---- */
