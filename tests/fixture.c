@@ -1,8 +1,12 @@
 /* Helpers shared by several test suites (see fixture.h). */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -825,4 +829,47 @@ void restore_env(const saved_env *s) {
 void saved_env_free(saved_env *s) {
   free(s->value);
   s->value = NULL;
+}
+
+extern char **environ;
+
+int fx_run_suite_child(const char *suite, int threads, const char *name, const char *value) {
+  char    self[4096], nthreads[32], var[700];
+  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) {
+    fprintf(stderr, "  %s: no /proc/self/exe: the pool sizes not tested\n", th_current);
+    return -2;
+  }
+  self[len] = 0;
+  int n = 0, e = 0;
+  while (environ[n]) n++;
+  char **env = calloc((size_t)n + 3, sizeof *env);
+  if (!env) {
+    FAILF("no memory for the child's environment");
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    if (strncmp(environ[i], "NB_NUM_THREADS=", 15) && !(strncmp(environ[i], name, strlen(name)) == 0 && environ[i][strlen(name)] == '='))
+      env[e++] = environ[i];
+  snprintf(nthreads, sizeof nthreads, "NB_NUM_THREADS=%d", threads);
+  snprintf(var, sizeof var, "%s=%s", name, value);
+  env[e++] = nthreads, env[e++] = var, env[e] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  char *argv[] = {self, (char *)suite, NULL};
+  pid_t pid;
+  fflush(stdout), fflush(stderr);
+  int rc = posix_spawn(&pid, self, &fa, NULL, argv, env), status = 0;
+  posix_spawn_file_actions_destroy(&fa);
+  free(env);
+  if (rc) {
+    FAILF("posix_spawn %s: %s", self, strerror(rc));
+    return -1;
+  }
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+    FAILF("the child running %s died (status %d)", suite, status);
+    return -1;
+  }
+  return WEXITSTATUS(status);
 }

@@ -250,4 +250,10 @@ void      saved_env_free(saved_env *s);
   X(reciprocal) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(tanh) \
   X(sigmoid) X(relu) X(softplus) X(erf) X(floor) X(ceil) X(round)
 
+/* Runs suite in a child process (this test binary, stdout discarded) with
+ * NB_NUM_THREADS=threads and name=value in its environment: its exit status;
+ * -1 when it could not run or died (the test failed), -2 when the binary
+ * cannot find itself (noted, not a failure). */
+int fx_run_suite_child(const char *suite, int threads, const char *name, const char *value);
+
 #endif

@@ -19,7 +19,9 @@
  * the innermost steps write distinct outputs); broadcasts fused into loops cut
  * into rows at their runs (plain loops, loops split into blocks, loops run on
  * threads; in the text case by case, all of them natively on the pool and on
- * the calling thread alone) and the gradient of a bias added by broadcast. Comparisons are exact where
+ * the calling thread alone) and the gradient of a bias added by broadcast; reductions as sinks of
+ * fused groups in the groups' blocked form (partials and accumulators at the plan's offsets in the
+ * text; natively with NaN, inf and signed zeros, on threads and alone). Comparisons are exact where
  * both evaluators run the same formula, VM where libmvec may serve one of
  * them, MM for products, RSUM where sums run in another order (fixture.h).
  *
@@ -1339,6 +1341,370 @@ static void test_broadcast_native(void) {
   nb_fn_free(l);
 }
 
+/* ---- reductions to one element as sinks of fused groups ---------------------------
+ * A sink (exec.h) whose operand cannot be recomputed from the inputs (it reads
+ * a slice of step 2, a reversal, a transpose, a broadcast) is written in the
+ * group's blocked form: a loop over blocks bk (NB_RUN over blocks from
+ * NB__PARALLEL_MIN elements), the operand kept in a block array b<id>[512],
+ * each block's partial stored in the workspace at the group's partials (one
+ * row of blocks per sink, in member order), then the partials folded in block
+ * order (emit/c_fused.c put_blocks, put_sinks; c_nests.c nb__c_sink_block,
+ * nb__c_sink_fold); one whose operand can be recomputed (sum(sin x) of an
+ * input) recomputes it in a loop of its own. In the text case by case (the
+ * offsets of the partials against the plan's), and natively in one function
+ * per dtype: every reduction of both kinds, several sinks of one group, mixed
+ * with recomputed ones, readers of sinks, a broadcast, a pad and a transpose
+ * read in the group, NaN, inf and signed zeros in late blocks, split over
+ * threads and on the calling thread alone; sums and products RSUM, max and
+ * min of exact operands exact. */
+
+static const char SINK_LOOP[] = "for (int64_t bk = lo; bk < hi; bk++)";
+
+/* a pad of x along axis 0 (lo zeros before, hi after) */
+static nb_expr *sink_pad(nb_expr *x, int64_t lo, int64_t hi) {
+  if (!x) return NULL;
+  nb__node n = {.op = NB_OP_PAD, .p.i = {0, lo, hi, 0}};
+  return nb__emit("sink_pad", NULL, &n, 1, &x);
+}
+
+/* the n elements of w [2n] of even index: a slice of step 2, never recomputed */
+static nb_expr *evens(nb_expr *w) { return nb_slice(w, 0, 0, nb_expr_shape(w)[0], 2); }
+static nb_expr *sin_cos(nb_expr *u) { return nb_mul(nb_sin(u), nb_cos(u)); }
+
+enum { SN_N = 5000, SN_LARGE = 300000, SN_ROWS = 4700 };
+_Static_assert((long)SN_LARGE >= (long)NB__PARALLEL_MIN && (long)SN_ROWS * 64 >= (long)NB__PARALLEL_MIN,
+               "split over threads");
+/* the inputs of fn_sink_native: the three exact chains' operands get the
+ * special values of sn_special */
+enum { SN_X, SN_Y, SN_W, SN_V, SN_XT, SN_XB, SN_B, SN_WL, SN_P, SN_Z1, SN_Z2, SN_Z3, SN_W2, SN_Z4, NSN_IN };
+
+/* the outputs of the exact chains q_k = -(z_k[::2]) */
+typedef struct sn_outs {
+  outs O;
+  int  q[3];   /* sum, max, prod of each exact chain from here */
+  int  qmin[3]; /* their min */
+  int  cols;   /* the max over axis 0 of q4 = -(z4[:, ::2]) [100,50] */
+} sn_outs;
+
+static nb_fn *fn_sink_native(nb_dtype dt, sn_outs *S) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[NSN_IN];
+  int64_t   n = SN_N, n2 = 2 * SN_N, l2 = 2 * (int64_t)SN_LARGE, nt = SN_N + 3;
+  in[SN_X] = nb_input(g, "x", dt, 1, &nt); /* a group of its own (test_sink_split_recomputed) */
+  in[SN_Y] = nb_input(g, "y", dt, 1, &nt);
+  in[SN_W] = nb_input(g, "w", dt, 1, &n2);
+  in[SN_V] = nb_input(g, "v", dt, 1, &n);
+  in[SN_XT] = nb_input(g, "xt", dt, 2, (int64_t[]){64, 80});
+  in[SN_XB] = nb_input(g, "xb", dt, 2, (int64_t[]){SN_ROWS, 64});
+  in[SN_B] = nb_input(g, "b", dt, 1, (int64_t[]){64});
+  in[SN_WL] = nb_input(g, "wl", dt, 1, &l2);
+  in[SN_P] = nb_input(g, "p", dt, 1, (int64_t[]){SN_N - 96});
+  in[SN_Z1] = nb_input(g, "z1", dt, 1, &n2);
+  in[SN_Z2] = nb_input(g, "z2", dt, 1, &n2);
+  in[SN_Z3] = nb_input(g, "z3", dt, 1, &n2);
+  in[SN_W2] = nb_input(g, "w2", dt, 2, (int64_t[]){100, 100});
+  in[SN_Z4] = nb_input(g, "z4", dt, 2, (int64_t[]){100, 100});
+  outs *O = &S->O;
+  memset(S, 0, sizeof *S);
+  nb_expr *t = nb_adds(nb_mul(nb_sin(in[SN_X]), in[SN_Y]), 0.5); /* recomputed */
+  /* the chains of SN_N elements, one group: */
+  nb_expr *u = evens(in[SN_W]), *sc = sin_cos(u);                                    /* blocks */
+  nb_expr *r = nb_slice(in[SN_V], 0, -1, INT64_MIN, -1), *sr = sin_cos(r);           /* reversed */
+  nb_expr *pw = nb_add(sc, nb_mul(sink_pad(in[SN_P], 32, 64), u));                   /* a pad */
+  nb_expr *q[3];
+  for (int k = 0; k < 3; k++) q[k] = nb_neg(evens(in[SN_Z1 + k])); /* exact */
+  /* [100,50] (SN_N elements too): reductions over one axis, accumulators */
+  nb_expr *sc2 = sin_cos(nb_slice(in[SN_W2], 1, 0, 100, 2)), *q4 = nb_neg(nb_slice(in[SN_Z4], 1, 0, 100, 2));
+  /* sinks, in an order that keeps the group open (readers of sinks last) */
+  put(O, RSUM, nb_sum(t, 0, NULL, false));
+  put(O, VM, nb_max(t, 0, NULL, false));
+  put(O, RSUM, nb_prod(nb_adds(nb_muls(t, 0.01), 0.995), 0, NULL, false));
+  put(O, RSUM, nb_sum(sc, 0, NULL, false));
+  put(O, VM, nb_max(sc, 0, NULL, false));
+  put(O, RSUM, nb_prod(nb_adds(nb_muls(sc, 0.01), 1), 0, NULL, false));
+  put(O, VM, nb_muls(sc, 2)); /* a member output next to the sinks */
+  put(O, RSUM, nb_sum(sr, 0, NULL, false));
+  put(O, VM, nb_max(sr, 0, NULL, false));
+  put(O, RSUM, nb_sum(pw, 0, NULL, false));
+  put(O, VM, nb_max(pw, 0, NULL, false));
+  for (int k = 0; k < 3; k++) {
+    S->q[k] = O->n;
+    put(O, RSUM, nb_sum(q[k], 0, NULL, false));
+    put(O, EXACT, nb_max(q[k], 0, NULL, false));
+    put(O, RSUM, nb_prod(q[k], 0, NULL, false));
+  }
+  put(O, RSUM, nb_sum(sc2, 1, (int[]){1}, false));
+  put(O, VM, nb_max(sc2, 1, (int[]){0}, false));
+  S->cols = O->n;
+  put(O, EXACT, nb_max(q4, 1, (int[]){0}, false));
+  put(O, RSUM, nb_sum(q4, 1, (int[]){1}, false));
+  put(O, RSUM, nb_prod(q4, 1, (int[]){0}, false));
+  /* what reads sinks: min (a negation of a max), mean (a division of a sum) */
+  for (int k = 0; k < 3; k++) S->qmin[k] = O->n, put(O, EXACT, nb_min(q[k], 0, NULL, false));
+  put(O, RSUM, nb_mean(t, 0, NULL, false));
+  put(O, VM, nb_min(sc, 0, NULL, false));
+  put(O, RSUM, nb_mean(sr, 0, NULL, false));
+  put(O, RSUM, nb_div(sc, nb_sum(sc, 0, NULL, false))); /* x / sum(x) */
+  nb_expr *e = nb_exp(nb_sub(sc, nb_max(sc, 0, NULL, false)));
+  put(O, RSUM, nb_div(e, nb_sum(e, 0, NULL, false))); /* softmax-like */
+  /* a transpose read in a group of 5120 */
+  nb_expr *st = sin_cos(nb_transpose(in[SN_XT], NULL));
+  put(O, RSUM, nb_sum(st, 0, NULL, false));
+  put(O, VM, nb_min(st, 0, NULL, false));
+  /* split over threads: a [4700,64] chain reading a broadcast [64] bias (exact),
+   * sin cos of a slice of step 2 */
+  nb_expr *tb = nb_add(nb_mul(in[SN_XB], fx_broadcast_in_dim(in[SN_B], 2, (int64_t[]){SN_ROWS, 64}, (int[]){1})),
+                       in[SN_XB]);
+  put(O, RSUM, nb_sum(tb, 0, NULL, false));
+  put(O, EXACT, nb_max(tb, 0, NULL, false));
+  put(O, RSUM, nb_sum(tb, 1, (int[]){0}, false)); /* no sink: the group is split over threads */
+  nb_expr *scl = sin_cos(evens(in[SN_WL]));
+  put(O, RSUM, nb_sum(scl, 0, NULL, false));
+  put(O, VM, nb_max(scl, 0, NULL, false));
+  put(O, RSUM, nb_prod(nb_adds(nb_muls(scl, 0.01), 1), 0, NULL, false));
+  put(O, RSUM, nb_mean(scl, 0, NULL, false));
+  char what[32];
+  snprintf(what, sizeof what, "sinks %s", dtname(dt));
+  nb_fn *f = make_fn(what, g, NSN_IN, in, O->n, O->o);
+  nb_graph_free(g);
+  return f;
+}
+
+/* special values in z1, z2, z3 (q_k = -z_k[::2], element i at 2i): NaN in the
+ * last block after 1e30 in the first (q1: max and min NaN); all positive with
+ * -0 then +0 in later blocks (q2: max -0 first, then +0 ties in one block);
+ * 1e30 twice in each of the first 6 blocks, then a 0 in the last (q3: prod
+ * +inf, then inf * 0 = NaN in block order) */
+static void sn_special(bufs *in) {
+  uint64_t s = 77;
+  int64_t  last = (SN_N - 1) / NB__BLOCK * NB__BLOCK;
+  for (int64_t i = 0; i < 2 * SN_N; i++) {
+    setv(in, SN_Z1, i, -1 + 2 * unif(&s));
+    setv(in, SN_Z2, i, 0.5 + 1.5 * unif(&s)); /* q2 = -z2 < 0 */
+    setv(in, SN_Z3, i, -1.0);                 /* q3 = 1 */
+  }
+  setv(in, SN_Z1, 2 * 3, -1e30), setv(in, SN_Z1, 2 * (SN_N - 2), NAN);
+  setv(in, SN_Z2, 2 * (NB__BLOCK + 5), 0.0), setv(in, SN_Z2, 2 * (3 * NB__BLOCK + 1), -0.0);
+  setv(in, SN_Z2, 2 * (3 * NB__BLOCK + 2), 0.0);
+  for (int b = 0; b < 6; b++) setv(in, SN_Z3, 2 * (b * NB__BLOCK + 1), -1e30), setv(in, SN_Z3, 2 * (b * NB__BLOCK + 300), -1e30);
+  setv(in, SN_Z3, 2 * (last + 3), 0.0);
+  /* q4[r][c] = -z4[r][2c]: negative; column 3: -0 in row 1 (block 0), +0 in
+   * row 30 (block 2); column 5: 1e30 in row 0, NaN in row 90 (block 8) */
+  for (int64_t i = 0; i < 100 * 100; i++) setv(in, SN_Z4, i, 0.5 + 1.5 * unif(&s));
+  setv(in, SN_Z4, 1 * 100 + 6, 0.0), setv(in, SN_Z4, 30 * 100 + 6, -0.0);
+  setv(in, SN_Z4, 0 * 100 + 10, -1e30), setv(in, SN_Z4, 90 * 100 + 10, NAN);
+}
+
+/* f's values with sn_special against the reference, and what block order gives */
+static void check_sn_special(const char *what, nb_fn *f, const sn_outs *S) {
+  bufs in, got, ref;
+  memset(&in, 0, sizeof in), memset(&got, 0, sizeof got), memset(&ref, 0, sizeof ref);
+  bool ok = f && bufs_make(&in, f, true) && bufs_make(&got, f, false) && bufs_make(&ref, f, false);
+  if (ok) {
+    bufs_random(&in, NULL, D_ANY, 820u);
+    sn_special(&in);
+    ok = call_fast(f, &in, &got) == NB_OK && call_ref(f, &in, &ref) == NB_OK;
+  }
+  if (!ok) {
+    FAILF("%s: out of memory or a call failed: %s", what, nb_errmsg());
+  } else {
+    compare_bufs(what, &got, &ref, S->O.mode, RSUM, NULL, false);
+    const int *q = S->q; /* sum, max, prod of each */
+    double     mx2 = getv(&got, q[1] + 1, 0);
+    if (!isnan(getv(&got, q[0] + 1, 0)) || !isnan(getv(&got, S->qmin[0], 0)) || !isnan(getv(&got, q[0], 0)))
+      FAILF("%s: NaN after 1e30: max %g, min %g, sum %g", what, getv(&got, q[0] + 1, 0), getv(&got, S->qmin[0], 0),
+            getv(&got, q[0], 0));
+    if (mx2 != 0 || !signbit(mx2)) FAILF("%s: max of -0 (first) and +0 is %g (sign %d)", what, mx2, signbit(mx2) != 0);
+    if (getv(&got, q[2] + 2, 0) == getv(&got, q[2] + 2, 0))
+      FAILF("%s: prod overflowing, then 0: %g, want NaN", what, getv(&got, q[2] + 2, 0));
+    double c3 = getv(&got, S->cols, 3), c5 = getv(&got, S->cols, 5);
+    if (c3 != 0 || !signbit(c3) || !isnan(c5) || !isnan(getv(&got, S->cols + 1, 90)))
+      FAILF("%s: columns: max of -0 then +0 is %g (sign %d), of 1e30 then NaN %g; the row with NaN sums to %g", what,
+            c3, signbit(c3) != 0, c5, getv(&got, S->cols + 1, 90));
+  }
+  bufs_free(&in), bufs_free(&got), bufs_free(&ref);
+}
+
+/* the groups of f with block sinks: the first one of size `size` */
+static const nb__group *sink_group_of_size(nb_fn *f, int64_t size) {
+  if (!f || nb_fn_workspace_bytes(f) < 0) return NULL;
+  for (int32_t s = 0; s < f->plan->nsteps; s++) {
+    int32_t g = f->plan->steps[s].group;
+    if (g >= 0 && f->plan->groups[g].nsink && f->plan->groups[g].size == size) return &f->plan->groups[g];
+  }
+  return NULL;
+}
+
+/* text: a group of sinks of sin(u) cos(u) (u a slice of step 2, a reversal, a
+ * transpose), of n elements: block loop, block array, partials at the plan's
+ * offsets, folds; sum(sin x) of an input recomputes sin x; sin cos of u as
+ * [n/64,64] summed over axis 1 (trailing) and maxed over axis 0 (kept inner
+ * axis): accumulators at the plan's offsets below NB__PARALLEL_MIN, no sinks
+ * above */
+enum { SKT_SLICE, SKT_REV, SKT_TRANSPOSE, SKT_RECOMPUTED, SKT_ROWS, NSKT };
+static nb_fn *fn_sink_text(int kind, int64_t n) {
+  nb_graph *g = nb_graph_new();
+  int64_t   n2 = 2 * n;
+  nb_expr  *x = kind == SKT_SLICE || kind == SKT_ROWS ? nb_input(g, "w", NB_F64, 1, &n2)
+                : kind == SKT_TRANSPOSE               ? nb_input(g, "xt", NB_F64, 2, (int64_t[]){n / 64, 64})
+                                                      : nb_input(g, "x", NB_F64, 1, &n);
+  nb_expr  *u = kind == SKT_SLICE || kind == SKT_ROWS ? evens(x)
+                : kind == SKT_REV                     ? nb_slice(x, 0, -1, INT64_MIN, -1)
+                : kind == SKT_TRANSPOSE               ? nb_reshape(nb_transpose(x, NULL), 1, &n)
+                                                      : x;
+  nb_expr  *o[2];
+  int       no = 2;
+  if (kind == SKT_RECOMPUTED) {
+    o[0] = nb_sum(nb_sin(u), 0, NULL, false), no = 1;
+  } else if (kind == SKT_ROWS) {
+    nb_expr *sc = sin_cos(nb_reshape(u, 2, (int64_t[]){n / 64, 64}));
+    o[0] = nb_sum(sc, 1, (int[]){1}, false), o[1] = nb_max(sc, 1, (int[]){0}, false);
+  } else {
+    nb_expr *sc = sin_cos(u);
+    o[0] = nb_sum(sc, 0, NULL, false), o[1] = nb_max(sc, 0, NULL, false);
+  }
+  nb_fn *f = make_fn("sink text", g, 1, &x, no, o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_sink_text(void) {
+  static const char *const names[NSKT] = {"sum and max of sin cos of a slice of step 2", "the same of a reversal",
+                                          "the same of a transpose", "sum(sin x) of an input",
+                                          "sum over axis 1 and max over axis 0 of sin cos"};
+  static const int64_t sizes[2] = {81 * 64, 4690 * 64}; /* not whole blocks */
+  for (int kind = 0; kind < NSKT; kind++)
+    for (int s = 0; s < 2; s++) {
+      int64_t n = sizes[s], blocks = nb__blocks(n);
+      bool    large = n >= NB__PARALLEL_MIN;
+      char    what[128], want[200];
+      snprintf(what, sizeof what, "%s, n=%lld", names[kind], (long long)n);
+      nb_fn *f = fn_sink_text(kind, n);
+      char  *text = emit_text(f, "sk");
+      if (!text) {
+        nb_fn_free(f);
+        continue;
+      }
+      const nb__group *gr = sink_group_of_size(f, n);
+      int  loops = count_of(text, SINK_LOOP), runs = count_of(text, "NB_RUN(sk_loop");
+      int  bk_partials = count_of(text, "))[bk] = acc;"), rows = count_of(text, "  double *a = (double *)(ws + ");
+      snprintf(want, sizeof want, "for (int64_t bk = 0; bk < %lld; bk++) {\n", (long long)blocks);
+      int folds = count_of(text, want);
+      /* the operand's block array: sin cos's product */
+      int32_t m = -1;
+      for (int32_t i = 0; i < f->nnodes; i++)
+        if (f->nodes[i].n.op == NB_OP_REDUCE_SUM) m = f->nodes[i].src[0];
+      if (kind < SKT_RECOMPUTED) {
+        if (!gr || gr->nsink != 2) FAILF("%s: no group of 2 sinks", what);
+        if (loops != 1 || folds != 2 || bk_partials != 2 || rows)
+          FAILF("%s: %d block loops, %d folds of %lld partials, %d partials stored, %d folds into accumulators; want "
+                "1, 2, 2, 0", what, loops, folds, (long long)blocks, bk_partials, rows);
+        if (runs != large) FAILF("%s: %d loops run on threads, want %d", what, runs, large);
+        for (int k = 0; gr && k < 2; k++) { /* the sum's row, then the max's */
+          int64_t at = gr->partials + k * blocks * 8;
+          snprintf(want, sizeof want, "((double *)(ws + %lld))[bk] = acc;", (long long)at);
+          if (!strstr(text, want)) FAILF("%s: no partial stored at %lld (sink %d)", what, (long long)at, k);
+          snprintf(want, sizeof want, "const double v = ((const double *)(ws + %lld))[bk];", (long long)at);
+          if (!strstr(text, want)) FAILF("%s: no fold of the partials at %lld (sink %d)", what, (long long)at, k);
+        }
+        snprintf(want, sizeof want, "    double b%d[%d];\n", m, NB__BLOCK);
+        if (m < 0 || !strstr(text, want)) FAILF("%s: the operand's block array b%d is missing", what, m);
+        if (m >= 0 && f->plan->home[m].kind != NB__HOME_TEMP) FAILF("%s: the operand is stored whole", what);
+      } else if (kind == SKT_RECOMPUTED) {
+        /* no block loop, no partials: sin x recomputed in the sum's loop */
+        if (loops || strstr(text, "bk") || rows || !gr || !strstr(text, "for (int64_t q = 0; q < 1; q++)") ||
+            !strstr(text, "acc += v;"))
+          FAILF("%s: sin x is not recomputed in the sum's loop (%d block loops; a sink in the plan: %d)", what, loops,
+                gr != NULL);
+      } else if (large) { /* too large for accumulators: no sinks, no block arrays */
+        if (gr || bk_partials || rows) FAILF("%s: %d partials stored, %d folds into accumulators, want none", what,
+                                             bk_partials, rows);
+      } else { /* accumulators: n/64 for the sum, then 64 for the max */
+        if (!gr || gr->nsink != 2 || bk_partials || folds || rows != 2 || loops != 1)
+          FAILF("%s: %d block loops, %d folds into accumulators, %d partials; want 1, 2, 0", what, loops, rows,
+                bk_partials);
+        for (int k = 0; gr && k < 2; k++) {
+          int64_t at = gr->partials + k * (n / 64) * 8, count = k ? 64 : n / 64;
+          snprintf(want, sizeof want, "  double *a = (double *)(ws + %lld) + o;\n", (long long)at);
+          if (!strstr(text, want)) FAILF("%s: no fold into accumulators at %lld (sink %d)", what, (long long)at, k);
+          snprintf(want, sizeof want, "  for (int64_t q = 0; q < %lld; q++) ((double *)(ws + %lld))[q] = %s;\n",
+                   (long long)count, (long long)at, k ? "-INFINITY" : "0");
+          if (!strstr(text, want)) FAILF("%s: the accumulators at %lld do not start at the identity", what, (long long)at);
+        }
+        snprintf(want, sizeof want, "    double b%d[%d];\n", m, NB__BLOCK);
+        if (m < 0 || !strstr(text, want)) FAILF("%s: the operand's block array b%d is missing", what, m);
+      }
+      free(text);
+      nb_fn_free(f);
+    }
+}
+
+/* natively: fn_sink_native in both dtypes, interpreted (exact) then compiled,
+ * on the pool, on the calling thread alone, with special values */
+static void test_sink_native(void) {
+  sn_outs S[2];
+  nb_fn  *f[2] = {fn_sink_native(NB_F64, &S[0]), fn_sink_native(NB_F32, &S[1])};
+  int     exact[MAXOUT];
+  for (int j = 0; j < MAXOUT; j++) exact[j] = EXACT;
+  for (int d = 0; d < 2; d++) {
+    char what[64];
+    snprintf(what, sizeof what, "sinks %s, interpreted", dtname(d ? NB_F32 : NB_F64));
+    if (!f[d]) continue;
+    /* groups of SN_N + 3, SN_N, 5120, SN_ROWS x 64 and SN_LARGE elements with sinks */
+    static const int64_t sizes[5] = {SN_N + 3, SN_N, 5120, SN_ROWS * 64, SN_LARGE};
+    for (int k = 0; k < 5; k++)
+      if (!sink_group_of_size(f[d], sizes[k])) FAILF("%s: no group of %lld elements with sinks", what, (long long)sizes[k]);
+    const nb__group *gr = sink_group_of_size(f[d], SN_N);
+    if (gr && gr->nsink < 17) FAILF("%s: %d sinks in the group of %d, want 17 or more", what, gr->nsink, SN_N);
+    /* the reductions over one axis of [100,50] are sinks of that group */
+    for (int j = S[d].cols; j < S[d].cols + 3; j++) {
+      int32_t g = fx_group_of(f[d], f[d]->out[j]);
+      if (g < 0 || f[d]->plan->groups[g].size != SN_N) FAILF("%s: output %d is not a sink of the group of %d", what, j, SN_N);
+    }
+    check_fn_io(what, f[d], NULL, exact, 800u + (unsigned)d);
+    check_sn_special(what, f[d], &S[d]);
+  }
+  compile_all("sinks", f, 2);
+  for (int d = 0; d < 2; d++) {
+    if (!f[d] || !f[d]->native) continue;
+    char what[64];
+    snprintf(what, sizeof what, "sinks %s, native", dtname(d ? NB_F32 : NB_F64));
+    check_fn_io(what, f[d], NULL, S[d].O.mode, 810u + (unsigned)d);
+    check_serial(what, f[d], S[d].O.mode, D_ANY, 830u + (unsigned)d);
+    check_sn_special(what, f[d], &S[d]);
+  }
+  nb_fn_free(f[0]);
+  nb_fn_free(f[1]);
+}
+
+/* A group split into blocked parts (sin and cos of a slice u) that also holds
+ * sinks recomputing their operand (sum, max of t = sin(x) y + 0.5, and prod
+ * of an affine map of it, x and y inputs): the recomputed sinks run after the
+ * block loop, so t must not be kept in a block array the loop never fills.
+ * The emitted file alone, compiled with -Wall -Wextra -Werror, against nb_call */
+static void test_sink_split_recomputed(void) {
+  for (int d = 0; d < 2; d++) {
+    nb_dtype  dt = d ? NB_F32 : NB_F64;
+    int64_t   n = SN_N, n2 = 2 * SN_N;
+    nb_graph *g = nb_graph_new();
+    nb_expr  *x = nb_input(g, "x", dt, 1, &n), *y = nb_input(g, "y", dt, 1, &n), *w = nb_input(g, "w", dt, 1, &n2);
+    nb_expr  *t = nb_adds(nb_mul(nb_sin(x), y), 0.5), *sc = sin_cos(evens(w)), *o[5];
+    o[0] = nb_sum(t, 0, NULL, false);
+    o[1] = nb_max(t, 0, NULL, false);
+    o[2] = nb_sum(sc, 0, NULL, false);
+    o[3] = nb_max(sc, 0, NULL, false);
+    o[4] = nb_prod(nb_adds(nb_muls(t, 0.01), 0.995), 0, NULL, false);
+    nb_fn *f = make_fn("split group with recomputed sinks", g, 3, (nb_expr *[]){x, y, w}, 5, o);
+    nb_graph_free(g);
+    const nb__group *gr = sink_group_of_size(f, n);
+    if (f && (!gr || gr->nsink != 5)) FAILF("split group with recomputed sinks: the five sinks are not in one group");
+    static const int modes[5] = {RSUM, VM, RSUM, VM, RSUM};
+    standalone(d ? "split group with recomputed sinks f32" : "split group with recomputed sinks f64", f,
+               d ? "split_sinks32" : "split_sinks64", NULL, modes, 840u + (unsigned)d);
+    nb_fn_free(f);
+  }
+}
+
 /* ---- native calls after failures, repeated compiles, compiles in threads --------------- */
 
 /* a small function and its expected outputs computed here in double */
@@ -1609,6 +1975,9 @@ void suite_emit(void) {
   RUN(test_reduce_along_native);
   RUN(test_broadcast_rows_text);
   RUN(test_broadcast_native);
+  RUN(test_sink_text);
+  RUN(test_sink_native);
+  RUN(test_sink_split_recomputed);
   RUN(test_compile_failures);
   RUN(test_compile_same_fn_in_threads);
   RUN(test_every_primitive_native);

@@ -24,12 +24,16 @@
  * jacrev, vmap_sized of grad); BLAS-sized matmuls (2-D, batched, broadcast,
  * 1-D) and their jvps/vjps (masked products), with inf/NaN in the branch of
  * nb_where not taken; repeated calls, no allocation after the first call, calls
- * from 2 and 4 threads, workspace sizes (printed). */
+ * from 2 and 4 threads, workspace sizes (printed); reductions as sinks of fused
+ * groups (over every axis and over some axes, NaN, inf and signed zeros, readers
+ * of sinks, the plan and its partials, gradients, 1 and 2 threads, and another
+ * pool size in a child process). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>
@@ -1333,6 +1337,873 @@ static void test_workspace(void) {
   nb_fn_free(f);
 }
 
+/* ---- reductions as sinks of fused groups ----------------------------------------------
+ * A reduction whose operand is a member of an open fused group joins that group
+ * as a sink (exec/exec.h, plan.c). Over all trailing axes to one element: each
+ * block of the operand folds into a double partial in the workspace, the
+ * partials fold in block order after the group (exec/call.c); the reference
+ * folds contiguous runs in pieces cut at the same multiples of 512. Any other
+ * reduction joins only groups below NB__PARALLEL_MIN, folding the blocks in
+ * order into accumulators (a double per output element). Either way sinks must
+ * match the reference bit for bit at every size and thread count, NaN, inf and
+ * signed zeros included. Checked: the plan (which reductions are sinks, nsink,
+ * where the partials live and that they overlap nothing live, that no member of
+ * a group reads its sinks, that the operand becomes a block temporary unless
+ * something else needs it whole), values against the reference (sum, max,
+ * prod, mean, min over every axis and over some axes, several sinks per group,
+ * readers of sinks, broadcasts, pads, slices, reversals, transposes,
+ * gradients), the workspace, and the same sums on 1 and 2 threads (in-process
+ * with the group's parts forced to 1, and in a child process with another
+ * NB_NUM_THREADS). */
+
+enum { NSINK_SIZES = 9 };
+/* sizes 1 (never a sink), 2 .. 5000, and 300000 (above NB__PARALLEL_MIN: split
+ * over the pool); each as a shape of rank 1 to 3 */
+static const int     SINK_RANK[NSINK_SIZES] = {1, 1, 3, 2, 3, 2, 2, 3, 2};
+static const int64_t SINK_SHAPE[NSINK_SIZES][3] = {{1},        {2},        {1, 7, 1},   {7, 73},    {8, 8, 8},
+                                                   {27, 19},   {25, 41},   {10, 20, 25}, {300, 1000}};
+enum { SINK_LARGE = 300000 };
+_Static_assert((long)SINK_LARGE >= (long)NB__PARALLEL_MIN, "the large size is split over the pool");
+
+enum { SK_SUM, SK_MAX, SK_PROD, SK_MEAN, SK_MIN, NSK };
+static const char *const SK_NAME[NSK] = {"sum", "max", "prod", "mean", "min"};
+
+/* t = sin(x) y + 0.5, the chain every reduction reads */
+static nb_expr *sink_chain(nb_expr *x, nb_expr *y) { return nb_adds(nb_mul(nb_sin(x), y), 0.5); }
+
+/* reduction k of t over every axis (naxes 0, or every axis listed when list);
+ * prod reads 0.01 t + 0.995 (its product neither overflows nor underflows at
+ * 300000 elements, so the order of the folds shows in its bits) */
+static nb_expr *sink_reduce(int k, nb_expr *t, bool keep, bool list) {
+  int rank = t ? nb_expr_rank(t) : 0, axes[NB_MAX_RANK];
+  for (int d = 0; d < rank; d++) axes[d] = list ? d - rank : d; /* negative when listed */
+  int n = list ? rank : 0;
+  switch (k) {
+  case SK_SUM: return nb_sum(t, n, axes, keep);
+  case SK_MAX: return nb_max(t, n, axes, keep);
+  case SK_PROD: return nb_prod(nb_adds(nb_muls(t, 0.01), 0.995), n, axes, keep);
+  case SK_MEAN: return nb_mean(t, n, axes, keep);
+  default: return nb_min(t, n, axes, keep);
+  }
+}
+
+/* Checks the plan's sinks and returns how many there are: in every group, nsink
+ * is the number of reduction members, each reading a member of the group's
+ * size, with partials (nb__sink_partials) when the group is split over the
+ * pool; no member reads a sink of its own group; a sink's home is never a
+ * block temporary; the partials (nb__sink_doubles each) lie inside the
+ * workspace and overlap no buffer live during the group's step. The members
+ * reading sinks of other groups are counted in *readers. */
+static int check_sinks_(const char *file, int line, const char *what, nb_fn *f, int *readers) {
+  if (readers) *readers = 0;
+  if (!f) return 0;
+  int64_t ws = nb_fn_workspace_bytes(f);
+  const nb__plan *p = nb__plan_get(f);
+  if (ws < 0 || !p) {
+    th_failed_checks++;
+    fprintf(stderr, "  %s:%d: %s: %s: no plan\n", file, line, th_current, what);
+    return 0;
+  }
+  /* per node: its group, the step computing it, and (per buffer root) the
+   * last step reading it, as plan.c's liveness */
+  size_t   nn = (size_t)f->nnodes + 1;
+  int32_t *group = malloc(nn * sizeof *group), *step = malloc(nn * sizeof *step), *last = malloc(nn * sizeof *last);
+  int32_t *root = malloc(nn * sizeof *root);
+  int      total = 0, bad = 0;
+  if (!group || !step || !last || !root) {
+    free(group), free(step), free(last), free(root);
+    return 0;
+  }
+  for (int32_t i = 0; i < f->nnodes; i++) {
+    group[i] = step[i] = last[i] = -1;
+    root[i] = i;
+    while (p->home[root[i]].kind == NB__HOME_ALIAS && f->nodes[root[i]].n.nsrc) root[i] = f->nodes[root[i]].src[0];
+  }
+  for (int32_t s = 0; s < p->nsteps; s++) {
+    int32_t g = p->steps[s].group;
+    if (g < 0) step[p->steps[s].node] = s;
+    for (int32_t k = 0; g >= 0 && k < p->groups[g].count; k++) {
+      group[p->members[p->groups[g].first + k]] = g;
+      step[p->members[p->groups[g].first + k]] = s;
+    }
+  }
+  for (int32_t i = 0; i < f->nnodes; i++)
+    for (int k = 0; step[i] >= 0 && k < f->nodes[i].n.nsrc; k++) {
+      int32_t src = f->nodes[i].src[k], r = root[src];
+      if (step[i] > last[r]) last[r] = step[i];
+      if (p->through[src] && f->nodes[src].n.nsrc && step[i] > last[root[f->nodes[src].src[0]]])
+        last[root[f->nodes[src].src[0]]] = step[i];
+    }
+  for (int j = 0; j < f->nout; j++) last[root[f->out[j]]] = p->nsteps;
+  for (int32_t g = 0; g < p->ngroups; g++) {
+    const nb__group *gr = &p->groups[g];
+    bool             stepped = false;
+    for (int32_t s = 0; s < p->nsteps; s++) stepped = stepped || p->steps[s].group == g;
+    if (!stepped) continue;
+    int     nred = 0;
+    int64_t doubles = 0;
+    for (int32_t k = 0; k < gr->count; k++) {
+      int32_t          m = p->members[gr->first + k];
+      const nb__fnode *node = &f->nodes[m];
+      if (nb__is_reduction(node->n.op)) {
+        nred++;
+        int32_t x = node->src[0];
+        bool    partials = nb__sink_partials(&node->n, &f->nodes[x].n);
+        doubles += nb__sink_doubles(&node->n, &f->nodes[x].n);
+        if (group[x] != g || f->nodes[x].n.size != gr->size || gr->size < 2 ||
+            (gr->size >= NB__PARALLEL_MIN && !partials)) {
+          bad++;
+          fprintf(stderr, "  %s:%d: %s: %s: sink %d (size %lld) reads node %d (size %lld, group %d) in group %d of %lld\n",
+                  file, line, th_current, what, m, (long long)node->n.size, x, (long long)f->nodes[x].n.size,
+                  group[x], g, (long long)gr->size);
+        }
+        if (p->home[m].kind == NB__HOME_TEMP) {
+          bad++;
+          fprintf(stderr, "  %s:%d: %s: %s: sink %d is a block temporary\n", file, line, th_current, what, m);
+        }
+      }
+      for (int s = 0; s < node->n.nsrc; s++) {
+        int32_t src = node->src[s];
+        if (group[src] == g && nb__is_reduction(f->nodes[src].n.op)) {
+          bad++;
+          fprintf(stderr, "  %s:%d: %s: %s: member %d (%s) reads sink %d of its own group %d\n", file, line,
+                  th_current, what, m, nb__prims[node->n.op]->name, src, g);
+        }
+      }
+    }
+    if (nred != gr->nsink) {
+      bad++;
+      fprintf(stderr, "  %s:%d: %s: %s: group %d has %d reductions, nsink %d\n", file, line, th_current, what, g,
+              nred, (int)gr->nsink);
+    }
+    if (gr->nsink && (gr->partials < 0 || gr->partials + doubles * 8 > ws)) {
+      bad++;
+      fprintf(stderr, "  %s:%d: %s: %s: group %d's partials at %lld (%lld doubles) outside %lld bytes\n", file,
+              line, th_current, what, g, (long long)gr->partials, (long long)doubles, (long long)ws);
+    }
+    /* the partials overlap no buffer live during the group: its temporaries,
+     * the workspace slots computed at or before its step and read at or after it */
+    int64_t lo = gr->partials, hi = lo + doubles * 8;
+    int64_t tlo = gr->temp_offset, thi = tlo + (int64_t)gr->ntemp * NB__BLOCK * 8 * gr->parts;
+    if (gr->nsink && gr->ntemp && lo < thi && tlo < hi) {
+      bad++;
+      fprintf(stderr, "  %s:%d: %s: %s: group %d's partials [%lld, %lld) overlap its temporaries [%lld, %lld)\n", file,
+              line, th_current, what, g, (long long)lo, (long long)hi, (long long)tlo, (long long)thi);
+    }
+    int32_t gs = -1; /* the group's step */
+    for (int32_t st = 0; st < p->nsteps; st++) gs = p->steps[st].group == g ? st : gs;
+    for (int32_t j = 0; gr->nsink && j < f->nnodes; j++) {
+      if (root[j] != j || p->home[j].kind != NB__HOME_WS || step[j] < 0 || step[j] > gs || last[j] < gs) continue;
+      int64_t a = p->home[j].offset, z = a + f->nodes[j].n.size * (int64_t)esize((nb_dtype)f->nodes[j].n.dtype);
+      if (a < hi && lo < z) {
+        bad++;
+        fprintf(stderr, "  %s:%d: %s: %s: group %d's partials [%lld, %lld) overlap node %d's slot [%lld, %lld), live "
+                "from step %d to %d\n", file, line, th_current, what, g, (long long)lo, (long long)hi, j, (long long)a,
+                (long long)z, step[j], last[j]);
+      }
+    }
+    total += gr->nsink;
+  }
+  for (int32_t i = 0; readers && i < f->nnodes; i++)
+    for (int s = 0; s < f->nodes[i].n.nsrc; s++) {
+      int32_t src = f->nodes[i].src[s];
+      if (group[src] >= 0 && nb__is_reduction(f->nodes[src].n.op) && f->nodes[i].n.size > 1) {
+        (*readers)++;
+        break;
+      }
+    }
+  if (bad) th_failed_checks++;
+  free(group), free(step), free(last), free(root);
+  return total;
+}
+#define check_sinks(what, f, readers) check_sinks_(__FILE__, __LINE__, what, f, readers)
+
+/* the first node of f with operation op, or -1 */
+static int32_t node_of_op(const nb_fn *f, int op) {
+  for (int32_t i = 0; f && i < f->nnodes; i++)
+    if (f->nodes[i].n.op == op) return i;
+  return -1;
+}
+
+/* node i's group (fx_group_of) is a group with node i as a sink */
+static bool is_sink(nb_fn *f, int32_t i) {
+  return f && i >= 0 && nb__is_reduction(f->nodes[i].n.op) && fx_group_of(f, i) >= 0 &&
+         f->plan->groups[fx_group_of(f, i)].nsink >= 1;
+}
+
+/* every reduction alone, then all five in one function, at every size, over
+ * every axis (keepdims or not, axes omitted or listed), in both dtypes */
+static void test_sink_every_axis(void) {
+  int fns = 0, sinks = 0;
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < NSINK_SIZES; s++) {
+      nb_dtype       dt = DTYPES[d];
+      int            rank = SINK_RANK[s];
+      const int64_t *shape = SINK_SHAPE[s];
+      int64_t        n = numel(rank, shape);
+      for (int k = 0; k <= NSK; k++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s of sin(x) y + 0.5 %s n=%lld", k < NSK ? SK_NAME[k] : "all five", dtname(dt),
+                 (long long)n);
+        nb_graph *g = nb_graph_new();
+        nb_expr  *x = nb_input(g, "x", dt, rank, shape), *y = nb_input(g, "y", dt, rank, shape);
+        nb_expr  *t = sink_chain(x, y), *o[2 * NSK];
+        int       no = 0;
+        if (k < NSK) {
+          o[no++] = sink_reduce(k, t, s % 2, s % 3 == 1);
+        } else {
+          /* (the mean's division reads its sum, and keepdims reshapes a sink:
+           * each closes the group, so they come last) */
+          for (int j = 0; j < NSK; j++) o[no++] = sink_reduce(j, t, false, false);
+          for (int j = 0; j < NSK; j++) o[no++] = sink_reduce(j, t, true, true);
+        }
+        nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, no, o);
+        nb_graph_free(g);
+        if (!f) continue;
+        int ns = check_sinks(what, f, NULL);
+        sinks += ns;
+        if (n >= 2 && ns < 1) FAILF("%s: no reduction is a sink", what);
+        if (n < 2 && ns) FAILF("%s: a group of one element has %d sinks", what, ns);
+        if (k < NSK && n >= 2) {
+          /* the reduction (min's and prod's of a negation or an affine map of t)
+           * is a sink of t's group, t a block temporary there */
+          int32_t r = node_of_op(f, k == SK_SUM || k == SK_MEAN ? NB_OP_REDUCE_SUM
+                                      : k == SK_PROD             ? NB_OP_REDUCE_PROD
+                                                                 : NB_OP_REDUCE_MAX);
+          int32_t tn = node_of_op(f, NB_OP_SIN);
+          if (!is_sink(f, r)) FAILF("%s: the reduction is not a sink", what);
+          else if (fx_group_of(f, tn) != fx_group_of(f, r)) FAILF("%s: sin(x) is not in the sink's group", what);
+          if (tn >= 0 && f->plan->home[tn].kind != NB__HOME_TEMP) FAILF("%s: sin(x) is stored whole", what);
+          if (n >= NB__PARALLEL_MIN && is_sink(f, r) && f->plan->groups[fx_group_of(f, r)].parts != nb__pool_threads())
+            FAILF("%s: the group is not split over the pool", what);
+        }
+        if (k == NSK && n >= 2) {
+          /* sum and max of t and prod of its affine map in t's group: three sinks at least */
+          int32_t tn = node_of_op(f, NB_OP_SIN), gt = fx_group_of(f, tn), in_t = 0;
+          for (int32_t i = 0; i < f->nnodes; i++) in_t += nb__is_reduction(f->nodes[i].n.op) && fx_group_of(f, i) == gt;
+          if (gt < 0 || in_t < 3) FAILF("%s: %d sinks in the group of t, want 3 or more", what, in_t);
+        }
+        check_fn(what, f, D_ANY, EXACT, 11000u + 100u * (unsigned)s + 10u * (unsigned)k + (unsigned)d);
+        fns++;
+        nb_fn_free(f);
+      }
+    }
+  printf("  exec: sinks: %d functions over every axis, %d sinks\n", fns, sinks);
+}
+
+/* Reductions over some axes of a member: sinks with accumulators in groups
+ * below NB__PARALLEL_MIN (the blocks fold in order through the operand's
+ * nested runs), no sinks in groups split over the pool; so are reductions to
+ * one element over axes that leave unit axes ([n,1] over axis 0: accumulators,
+ * not partials). Sum, max (kept axes), prod, then mean and min, over the
+ * leading, middle and trailing axes, two axes apart, rows crossing blocks;
+ * EXACT, on plain inputs and on inputs with inf, NaN and signed zeros. */
+typedef struct sa_case {
+  int     rank;
+  int64_t shape[3];
+  int     naxes, axes[2];
+} sa_case;
+static const sa_case SA_CASES[] = {
+    {2, {7, 73}, 1, {0}},        {2, {7, 73}, 1, {1}},         {3, {10, 20, 25}, 1, {1}},
+    {3, {10, 20, 25}, 2, {0, 2}}, {3, {10, 20, 25}, 2, {1, 2}}, {3, {4, 129, 3}, 1, {0}},
+    {2, {5000, 1}, 1, {0}},      {3, {1, 5000, 1}, 2, {0, 1}}, {2, {1563, 64}, 1, {0}},
+    {2, {64, 1563}, 1, {1}},     {3, {3, 1563, 21}, 1, {1}},
+    {2, {4700, 64}, 1, {0}},     {2, {SINK_LARGE, 1}, 1, {0}}, {2, {64, 4700}, 1, {1}}, /* >= 2^18 */
+};
+enum { NSA = sizeof SA_CASES / sizeof *SA_CASES };
+
+static void test_sink_some_axes(void) {
+  int sinks = 0;
+  for (int d = 0; d < 2; d++)
+    for (int c = 0; c < NSA; c++) {
+      const sa_case *k = &SA_CASES[c];
+      nb_dtype       dt = DTYPES[d];
+      int64_t        n = numel(k->rank, k->shape);
+      char           what[128];
+      snprintf(what, sizeof what, "reductions over %d of %d axes (axis %d) %s n=%lld", k->naxes, k->rank, k->axes[0],
+               dtname(dt), (long long)n);
+      nb_graph *g = nb_graph_new();
+      nb_expr  *x = nb_input(g, "x", dt, k->rank, k->shape), *y = nb_input(g, "y", dt, k->rank, k->shape);
+      nb_expr  *t = sink_chain(x, y), *u = nb_mul(x, y), *o[7];
+      o[0] = nb_sum(t, k->naxes, k->axes, false);
+      o[1] = nb_max(t, k->naxes, k->axes, true);
+      o[2] = nb_prod(nb_adds(nb_muls(t, 0.01), 0.995), k->naxes, k->axes, false);
+      o[3] = nb_max(u, k->naxes, k->axes, false); /* exact: inf, NaN, signed zeros */
+      o[4] = nb_sum(u, k->naxes, k->axes, false);
+      o[5] = nb_mean(t, k->naxes, k->axes, true);
+      o[6] = nb_min(u, k->naxes, k->axes, false);
+      nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, 7, o);
+      nb_graph_free(g);
+      if (!f) continue;
+      int ns = check_sinks(what, f, NULL);
+      sinks += ns;
+      bool large = n >= NB__PARALLEL_MIN;
+      for (int32_t i = 0, seen = 0; i < f->nnodes && seen < 3; i++)
+        if (nb__is_reduction(f->nodes[i].n.op) && ++seen && is_sink(f, i) == large)
+          FAILF("%s: reduction %d (%s) is %sa sink", what, i, nb__prims[f->nodes[i].n.op]->name, large ? "" : "not ");
+      check_fn(what, f, D_ANY, EXACT, 11500u + 10u * (unsigned)c + (unsigned)d);
+      check_fn(what, f, D_SPEC, EXACT, 11700u + 10u * (unsigned)c + (unsigned)d);
+      nb_fn_free(f);
+    }
+  printf("  exec: sinks: %d over some axes\n", sinks);
+  /* columns of [40,64] (5 blocks) into 64 accumulators: in column c, -0 in row
+   * 1 then +0 in row 30 (max -0, the first), +0 then -0 (max +0), NaN late
+   * after 1e30 early (max, min, sum NaN), +inf then -inf (sum NaN) */
+  for (int d = 0; d < 2; d++) {
+    nb_dtype  dt = DTYPES[d];
+    int64_t   shape[2] = {40, 64};
+    nb_graph *g = nb_graph_new();
+    nb_expr  *x = nb_input(g, "x", dt, 2, shape), *y = nb_input(g, "y", dt, 2, shape);
+    nb_expr  *u = nb_mul(x, y), *o[4];
+    o[0] = nb_max(u, 1, (int[]){0}, false);
+    o[1] = nb_sum(u, 1, (int[]){0}, false);
+    o[2] = nb_prod(u, 1, (int[]){0}, false);
+    o[3] = nb_min(u, 1, (int[]){0}, false);
+    nb_fn *f = make_fn("columns", g, 2, (nb_expr *[]){x, y}, 4, o);
+    nb_graph_free(g);
+    bufs in, out, ref;
+    memset(&in, 0, sizeof in), memset(&out, 0, sizeof out), memset(&ref, 0, sizeof ref);
+    bool ok = f && bufs_make(&in, f, true) && bufs_make(&out, f, false) && bufs_make(&ref, f, false);
+    if (ok) {
+      uint64_t sd = 11900u + (unsigned)d;
+      for (int64_t i = 0; i < 40 * 64; i++) setv(&in, 0, i, -2 + 1.5 * unif(&sd)), setv(&in, 1, i, 1.0);
+      setv(&in, 0, 1 * 64 + 3, -0.0), setv(&in, 0, 30 * 64 + 3, 0.0);
+      setv(&in, 0, 2 * 64 + 4, 0.0), setv(&in, 0, 31 * 64 + 4, -0.0);
+      setv(&in, 0, 0 * 64 + 5, 1e30), setv(&in, 0, 38 * 64 + 5, NAN);
+      setv(&in, 0, 3 * 64 + 6, INFINITY), setv(&in, 0, 39 * 64 + 6, -INFINITY);
+      ok = call_fast(f, &in, &out) == NB_OK && call_ref(f, &in, &ref) == NB_OK;
+    }
+    if (!ok) FAILF("columns %s: out of memory or a call failed: %s", dtname(dt), nb_errmsg());
+    if (ok) {
+      if (check_sinks("columns", f, NULL) != 4) FAILF("columns %s: the reductions are not all sinks", dtname(dt));
+      compare_bufs("columns", &out, &ref, NULL, EXACT, NULL, false);
+      double m3 = getv(&out, 0, 3), m4 = getv(&out, 0, 4);
+      if (m3 != 0 || !signbit(m3) || m4 != 0 || signbit(m4))
+        FAILF("columns %s: max of -0 then +0 is %g (sign %d), of +0 then -0 %g (sign %d)", dtname(dt), m3,
+              signbit(m3) != 0, m4, signbit(m4) != 0);
+      if (!isnan(getv(&out, 0, 5)) || !isnan(getv(&out, 3, 5)) || !isnan(getv(&out, 1, 5)) || !isnan(getv(&out, 1, 6)))
+        FAILF("columns %s: NaN after 1e30: max %g, min %g, sum %g; inf - inf: sum %g", dtname(dt), getv(&out, 0, 5),
+              getv(&out, 3, 5), getv(&out, 1, 5), getv(&out, 1, 6));
+    }
+    bufs_free(&in), bufs_free(&out), bufs_free(&ref);
+    nb_fn_free(f);
+  }
+}
+
+/* f(x, y) = [sum, max, prod, mean, min] of t = x y: exact products, so the
+ * inputs alone place NaN, inf and signed zeros in the blocks */
+static nb_fn *fn_sink_plain(nb_dtype dt, int64_t n) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *x = nb_input(g, "x", dt, 1, &n), *y = nb_input(g, "y", dt, 1, &n);
+  nb_expr  *t = nb_mul(x, y), *o[NSK];
+  /* in this order: the min's negation of the max closes t's group */
+  o[0] = nb_sum(t, 0, NULL, false);
+  o[1] = nb_max(t, 0, NULL, false);
+  o[2] = nb_prod(t, 0, NULL, false);
+  o[3] = nb_mean(t, 0, NULL, false);
+  o[4] = nb_min(t, 0, NULL, false);
+  nb_fn    *f = make_fn("sinks of x y", g, 2, (nb_expr *[]){x, y}, NSK, o);
+  nb_graph_free(g);
+  return f;
+}
+
+/* the input patterns of test_sink_nonfinite (x; y is 1 but where noted) */
+enum {
+  NF_NAN_LATE,   /* 1e30 in block 0, NaN in the last block: max, min, sum, prod NaN */
+  NF_NAN_EARLY,  /* NaN in block 0, 1e30 in the last block: max NaN */
+  NF_INF_BOTH,   /* +inf in block 1, -inf in the last block: sum NaN */
+  NF_INF,        /* +inf in block 2 only: sum and max +inf */
+  NF_ZERO_NEG,   /* all negative, -0 in block 0 then +0 in block 2: max -0 (the first) */
+  NF_ZERO_POS,   /* the same with +0 first: max +0; within one block too */
+  NF_PROD_ZERO,  /* near 1, one exact 0 in block 3: prod 0 (with its sign) */
+  NF_PROD_OVER,  /* 1 but for 1e30 twice in each of blocks 0..5: prod overflows to +inf */
+  NF_OVER_ZERO,  /* the same and a 0 in the last block: prod inf * 0 = NaN in block order */
+  NNF
+};
+static const char *const NF_NAME[NNF] = {"NaN late", "NaN early", "+inf and -inf", "+inf", "-0 then +0",
+                                         "+0 then -0", "prod with a zero", "prod overflowing",
+                                         "prod overflowing, then a zero"};
+
+static void nf_fill(bufs *in, int c, int64_t n, uint64_t seed) {
+  uint64_t s = seed;
+  int64_t  last = (n - 1) / NB__BLOCK * NB__BLOCK; /* the last block's first element */
+  for (int64_t i = 0; i < n; i++) {
+    double u = unif(&s), v;
+    switch (c) {
+    case NF_ZERO_NEG:
+    case NF_ZERO_POS: v = -2 + 1.5 * u; break;           /* [-2, -0.5) */
+    case NF_PROD_ZERO: v = (i % 7 == 3 ? -1 : 1) * (0.97 + 0.06 * u); break;
+    case NF_PROD_OVER:
+    case NF_OVER_ZERO: v = 1; break;
+    default: v = -1 + 2 * u; break;
+    }
+    setv(in, 0, i, v);
+    setv(in, 1, i, 1.0);
+  }
+  switch (c) {
+  case NF_NAN_LATE: setv(in, 0, 3, 1e30), setv(in, 0, n - 2, NAN); break;
+  case NF_NAN_EARLY: setv(in, 0, 3, NAN), setv(in, 0, n - 2, 1e30); break;
+  case NF_INF_BOTH: setv(in, 0, NB__BLOCK + 9, INFINITY), setv(in, 0, n - 1, -INFINITY); break;
+  case NF_INF: setv(in, 0, 2 * NB__BLOCK + 100, INFINITY); break;
+  case NF_ZERO_NEG:
+    setv(in, 0, 5, -0.0), setv(in, 0, 2 * NB__BLOCK + 1, 0.0), setv(in, 0, 2 * NB__BLOCK + 2, -0.0);
+    break;
+  case NF_ZERO_POS:
+    setv(in, 0, 5, 0.0), setv(in, 0, 6, -0.0), setv(in, 0, 2 * NB__BLOCK + 1, -0.0);
+    break;
+  case NF_PROD_ZERO: setv(in, 0, 3 * NB__BLOCK + 17, 0.0); break;
+  case NF_OVER_ZERO: setv(in, 0, last + (n - last) / 2, 0.0); /* fall through */
+  case NF_PROD_OVER:
+    for (int b = 0; b < 6; b++) setv(in, 0, b * NB__BLOCK + 1, 1e30), setv(in, 0, b * NB__BLOCK + 300, 1e30);
+    break;
+  }
+}
+
+/* NaN, inf and signed zeros in the operand of sinks, at 5000 elements (10
+ * blocks) and split over the pool: bit for bit against the reference, and
+ * the values IEEE arithmetic in block order gives */
+static void test_sink_nonfinite(void) {
+  static const int64_t sizes[2] = {5000, SINK_LARGE};
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < 2; s++) {
+      nb_dtype dt = DTYPES[d];
+      nb_fn   *f = fn_sink_plain(dt, sizes[s]);
+      if (!f) continue;
+      /* sum, max, prod (and mean's sum) in x y's group; min's max of -x y in its own */
+      int ns = check_sinks("sinks of x y", f, NULL);
+      if (ns < 4) FAILF("sinks of x y %s: %d sinks, want 4 or more", dtname(dt), ns);
+      for (int c = 0; c < NNF; c++) {
+        char what[96];
+        snprintf(what, sizeof what, "sinks, %s, %s n=%lld", NF_NAME[c], dtname(dt), (long long)sizes[s]);
+        bufs in, out, ref;
+        memset(&in, 0, sizeof in), memset(&out, 0, sizeof out), memset(&ref, 0, sizeof ref);
+        bool ok = bufs_make(&in, f, true) && bufs_make(&out, f, false) && bufs_make(&ref, f, false);
+        if (ok) {
+          nf_fill(&in, c, sizes[s], 12000u + (unsigned)(10 * c + s));
+          ok = call_fast(f, &in, &out) == NB_OK && call_ref(f, &in, &ref) == NB_OK;
+        }
+        if (!ok) {
+          FAILF("%s: out of memory or a call failed: %s", what, nb_errmsg());
+        } else {
+          compare_bufs(what, &out, &ref, NULL, EXACT, NULL, false);
+          double sum = getv(&out, 0, 0), mx = getv(&out, 1, 0), pr = getv(&out, 2, 0), mn = getv(&out, 4, 0);
+          bool   want = true;
+          switch (c) {
+          case NF_NAN_LATE: want = isnan(sum) && isnan(mx) && isnan(pr) && isnan(mn); break;
+          case NF_NAN_EARLY: want = isnan(mx) && isnan(mn) && isnan(sum); break;
+          case NF_INF_BOTH: want = isnan(sum) && mx == INFINITY && mn == -INFINITY; break;
+          case NF_INF: want = sum == INFINITY && mx == INFINITY && isfinite(mn); break;
+          case NF_ZERO_NEG: want = mx == 0 && signbit(mx); break;
+          case NF_ZERO_POS: want = mx == 0 && !signbit(mx); break;
+          case NF_PROD_ZERO: want = pr == 0; break;
+          case NF_PROD_OVER: want = pr == INFINITY && mx == as_dt(dt, 1e30); break;
+          case NF_OVER_ZERO: want = isnan(pr); break;
+          }
+          if (!want)
+            FAILF("%s: sum %g, max %g, prod %g, min %g (signbit of max %d)", what, sum, mx, pr, mn, signbit(mx) != 0);
+        }
+        bufs_free(&in), bufs_free(&out), bufs_free(&ref);
+      }
+      nb_fn_free(f);
+    }
+}
+
+/* the home of the first node of f with operation op */
+static int home_of_op(const nb_fn *f, int op) {
+  int32_t i = node_of_op(f, op);
+  return i >= 0 && f->plan ? f->plan->home[i].kind : -1;
+}
+
+/* A sink's operand that must be stored whole: an output too, or read by a
+ * node outside the group (a slice of step 2, a transpose); a sink that is
+ * itself an output next to a member output */
+static void test_sink_stored_operand(void) {
+  static const int64_t sizes[3][2] = {{3, 171}, {50, 100}, {500, 600}}; /* 513, 5000, 300000 */
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < 3; s++)
+      for (int c = 0; c < 4; c++) {
+        nb_dtype       dt = DTYPES[d];
+        const int64_t *shape = sizes[s];
+        static const char *const names[4] = {"operand an output", "operand read outside", "sink next to a member output",
+                                             "operand transposed outside"};
+        char what[128];
+        snprintf(what, sizeof what, "sinks, %s, %s n=%lld", names[c], dtname(dt), (long long)(shape[0] * shape[1]));
+        nb_graph *g = nb_graph_new();
+        nb_expr  *x = nb_input(g, "x", dt, 2, shape), *y = nb_input(g, "y", dt, 2, shape);
+        nb_expr  *t = sink_chain(x, y), *o[4];
+        int       no = 0, want_home = NB__HOME_TEMP;
+        switch (c) {
+        case 0: /* t is an output and the sinks' operand */
+          o[no++] = nb_max(t, 0, NULL, false), o[no++] = t, o[no++] = nb_sum(t, 0, NULL, true);
+          want_home = NB__HOME_OUT;
+          break;
+        case 1: /* t read by a slice of step 2 and by sinks */
+          o[no++] = nb_sum(t, 0, NULL, false), o[no++] = nb_slice(t, 1, 1, INT64_MAX, 2);
+          o[no++] = nb_prod(nb_adds(nb_muls(t, 0.01), 0.995), 0, NULL, false);
+          want_home = NB__HOME_WS;
+          break;
+        case 2: /* the sinks and a member of their group are outputs; sin x stays a temporary */
+          o[no++] = nb_sum(t, 0, NULL, false), o[no++] = nb_muls(t, 2), o[no++] = nb_max(t, 0, NULL, false);
+          break;
+        default: /* sin x read by a transpose and a later group: stored */
+          o[no++] = nb_mean(t, 0, NULL, false);
+          o[no++] = nb_mul(nb_transpose(nb_sin(x), NULL), nb_transpose(y, NULL));
+          want_home = NB__HOME_WS;
+          break;
+        }
+        nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, no, o);
+        nb_graph_free(g);
+        if (!f) continue;
+        int ns = check_sinks(what, f, NULL);
+        if (ns < 1) FAILF("%s: no sink", what);
+        /* t's home (the add), or sin x's in the last case */
+        int h = home_of_op(f, c == 3 ? NB_OP_SIN : NB_OP_ADD);
+        if (c == 2) h = home_of_op(f, NB_OP_SIN);
+        if (h != want_home) FAILF("%s: the operand's home is %d, want %d", what, h, want_home);
+        check_fn(what, f, D_ANY, EXACT, 13000u + 100u * (unsigned)s + 10u * (unsigned)c + (unsigned)d);
+        nb_fn_free(f);
+      }
+}
+
+/* Several sinks in one group (sum and max of one member, sums of two members)
+ * and nodes of the group's size that read sinks: t / sum(t), softmax-like
+ * exp(t - max t) / sum(exp(t - max t)), centring t - mean t, and a sink read
+ * by a product with a member of the group: none may join the sink's group */
+static void test_sink_readers(void) {
+  static const int64_t sizes[4][2] = {{1, 2}, {7, 73}, {50, 100}, {500, 600}};
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < 4; s++) {
+      nb_dtype       dt = DTYPES[d];
+      const int64_t *shape = sizes[s];
+      char           what[96];
+      snprintf(what, sizeof what, "readers of sinks %s n=%lld", dtname(dt), (long long)(shape[0] * shape[1]));
+      nb_graph *g = nb_graph_new();
+      nb_expr  *x = nb_input(g, "x", dt, 2, shape), *y = nb_input(g, "y", dt, 2, shape);
+      nb_expr  *t = sink_chain(x, y), *t2 = nb_mul(t, x);
+      nb_expr  *st = nb_sum(t, 0, NULL, false), *mt = nb_max(t, 0, NULL, false), *st2 = nb_sum(t2, 0, NULL, false);
+      nb_expr  *mt2 = nb_max(t2, 0, NULL, false);
+      nb_expr  *e = nb_exp(nb_sub(t2, mt2)); /* reads a sink: closes t's group */
+      nb_expr  *se = nb_sum(e, 0, NULL, false);
+      nb_expr  *o[8];
+      o[0] = st, o[1] = mt, o[2] = st2;
+      o[3] = nb_div(e, se);                              /* softmax-like */
+      o[4] = nb_div(t, st);                              /* x / sum(x) */
+      o[5] = nb_sum(o[4], 0, NULL, false);               /* a sink of a reader's group */
+      o[6] = nb_sub(t2, nb_mean(t2, 0, NULL, false));     /* centring */
+      o[7] = nb_mul(nb_add(t, mt), nb_sub(st2, t2));     /* two sinks, two members */
+      nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, 8, o);
+      nb_graph_free(g);
+      if (!f) continue;
+      int readers = 0, ns = check_sinks(what, f, &readers);
+      /* sum t, max t, sum t2, max t2 in the first group; sum e, the mean's sum,
+       * the last sum in later groups */
+      if (ns < 6 || readers < 4)
+        FAILF("%s: %d sinks and %d nodes reading sinks of other groups, want 6 and 4 or more", what, ns, readers);
+      int32_t gt = fx_group_of(f, node_of_op(f, NB_OP_SIN)), in_t = 0;
+      for (int32_t i = 0; i < f->nnodes; i++) in_t += nb__is_reduction(f->nodes[i].n.op) && fx_group_of(f, i) == gt;
+      if (gt < 0 || in_t < 3) FAILF("%s: %d sinks in t's group, want 3 or more", what, in_t);
+      check_fn(what, f, D_ANY, EXACT, 14000u + 10u * (unsigned)s + (unsigned)d);
+      nb_fn_free(f);
+    }
+}
+
+/* a pad of x along axis 0 (lo zeros before, hi after) */
+static nb_expr *sink_pad(nb_expr *x, int64_t lo, int64_t hi) {
+  if (!x) return NULL;
+  nb__node n = {.op = NB_OP_PAD, .p.i = {0, lo, hi, 0}};
+  return nb__emit("sink_pad", NULL, &n, 1, &x);
+}
+
+/* Sinks of groups that read broadcasts (a [rows,64] chain with a [64] bias),
+ * of sin(u) cos(u) with u not recomputable from the inputs (a slice of step 2,
+ * a reversal, a transpose: generated code keeps u's blocks), and of a group
+ * reading a pad; rows 7 (one block), 80 and 4700 (split over the pool) */
+static nb_fn *fn_sink_shapes(nb_dtype dt, int64_t rows, int *nout) {
+  const int64_t n = rows * 64;
+  nb_graph     *g = nb_graph_new();
+  nb_expr      *x = nb_input(g, "x", dt, 2, (int64_t[]){rows, 64});
+  nb_expr      *b = nb_input(g, "b", dt, 1, (int64_t[]){64});
+  nb_expr      *w = nb_input(g, "w", dt, 1, (int64_t[]){2 * n});
+  nb_expr      *v = nb_input(g, "v", dt, 1, (int64_t[]){n});
+  nb_expr      *xt = nb_input(g, "xt", dt, 2, (int64_t[]){64, rows});
+  nb_expr      *p = nb_input(g, "p", dt, 1, (int64_t[]){n - 96});
+  nb_expr      *B = fx_broadcast_in_dim(b, 2, (int64_t[]){rows, 64}, (int[]){1});
+  nb_expr      *tb = nb_add(nb_mul(x, B), x);                                  /* broadcast bias */
+  nb_expr      *u1 = nb_slice(w, 0, 1, 2 * n, 2);                               /* step 2 */
+  nb_expr      *u2 = nb_slice(v, 0, -1, INT64_MIN, -1);                         /* reversed */
+  nb_expr      *u3 = nb_reshape(nb_transpose(xt, NULL), 1, (int64_t[]){n});     /* transposed */
+  nb_expr      *sc1 = nb_mul(nb_sin(u1), nb_cos(u1)), *sc2 = nb_mul(nb_sin(u2), nb_cos(u2));
+  nb_expr      *sc3 = nb_mul(nb_sin(u3), nb_cos(u3));
+  nb_expr      *pv = nb_add(nb_mul(sink_pad(p, 32, 64), v), nb_muls(v, 0.5));  /* a pad read in the group */
+  nb_expr      *o[10];
+  /* in this order (one group of n elements: the min's negation, the mean's
+   * division and the last product close it) */
+  o[0] = nb_sum(tb, 0, NULL, false);
+  o[1] = nb_max(tb, 0, NULL, false);
+  o[2] = nb_sum(sc1, 0, NULL, false);
+  o[3] = nb_max(sc1, 0, NULL, false);
+  o[4] = nb_prod(nb_adds(nb_muls(sc2, 0.01), 1), 0, NULL, false);
+  o[5] = nb_sum(pv, 0, NULL, false);
+  o[6] = nb_max(pv, 0, NULL, false);
+  o[7] = nb_mul(sc1, nb_sum(sc3, 0, NULL, false));
+  o[8] = nb_min(sc2, 0, NULL, false);
+  o[9] = nb_mean(sc3, 0, NULL, false);
+  *nout = 10;
+  nb_fn *f = make_fn("sink shapes", g, 6, (nb_expr *[]){x, b, w, v, xt, p}, *nout, o);
+  nb_graph_free(g);
+  return f;
+}
+
+static void test_sink_shapes(void) {
+  static const int64_t rows[3] = {7, 80, 4700};
+  _Static_assert(4700 * 64 >= NB__PARALLEL_MIN, "split over the pool");
+  for (int d = 0; d < 2; d++)
+    for (int r = 0; r < 3; r++) {
+      nb_dtype dt = DTYPES[d];
+      int      no = 0;
+      char     what[96];
+      snprintf(what, sizeof what, "sinks of broadcasts, slices, pads %s n=%lld", dtname(dt), (long long)(rows[r] * 64));
+      nb_fn *f = fn_sink_shapes(dt, rows[r], &no);
+      if (!f) continue;
+      int ns = check_sinks(what, f, NULL);
+      if (ns < 9) FAILF("%s: %d sinks, want 9 or more", what, ns);
+      /* the broadcast is fused into the sinks' group */
+      int32_t bc = node_of_op(f, NB_OP_BROADCAST), gs = fx_group_of(f, node_of_op(f, NB_OP_REDUCE_SUM));
+      if (bc < 0 || fx_group_of(f, bc) < 0 || fx_group_of(f, bc) != gs)
+        FAILF("%s: the bias's broadcast is not in the group of the first sum", what);
+      check_fn(what, f, D_ANY, EXACT, 15000u + 10u * (unsigned)r + (unsigned)d);
+      nb_fn_free(f);
+    }
+}
+
+/* The plan: sum(sin x) of 100000 f64 keeps only sin x's blocks and one
+ * partial per block (no copy of sin x); reductions over some axes are sinks
+ * only in groups below NB__PARALLEL_MIN; reductions of an input, or of a
+ * group's member once the group is closed, are no sinks. */
+static void test_sink_plan(void) {
+  const int64_t n = 100000;
+  nb_graph     *g = nb_graph_new();
+  nb_expr      *x = nb_input(g, "x", NB_F64, 1, &n);
+  nb_expr      *o = nb_sum(nb_sin(x), 0, NULL, false);
+  nb_fn        *f = make_fn("sum(sin x)", g, 1, &x, 1, &o);
+  nb_graph_free(g);
+  if (f) {
+    int64_t ws = nb_fn_workspace_bytes(f);
+    int32_t r = node_of_op(f, NB_OP_REDUCE_SUM), sn = node_of_op(f, NB_OP_SIN), gi = fx_group_of(f, r);
+    printf("  exec: workspace of sum(sin x) on %lld f64: %lld bytes\n", (long long)n, (long long)ws);
+    CHECK(ws > 0 && ws <= NB__BLOCK * 8 + nb__blocks(n) * 8 + 2 * NB__ALIGN);
+    CHECK(ws < n * 8 / 16);
+    CHECK(gi >= 0 && fx_group_of(f, sn) == gi);
+    if (gi >= 0) {
+      const nb__group *gr = &f->plan->groups[gi];
+      CHECK(gr->nsink == 1 && gr->count == 2 && gr->size == n && gr->partials >= 0);
+      CHECK(gr->partials + nb__blocks(n) * 8 <= ws);
+    }
+    CHECK(sn >= 0 && f->plan->home[sn].kind == NB__HOME_TEMP);
+    CHECK(r >= 0 && f->plan->home[r].kind == NB__HOME_OUT);
+    check_sinks("sum(sin x)", f, NULL);
+    check_fn("sum(sin x)", f, D_ANY, EXACT, 16000u);
+  }
+  nb_fn_free(f);
+  /* [rows,64] (small, then split over the pool): over one axis, sinks with
+   * accumulators only in the small group; never of an input, of a member read
+   * after a node closed its group, in a group of one element; over every axis
+   * a sink with partials in both */
+  for (int d = 0; d < 2; d++)
+    for (int large = 0; large < 2; large++) {
+      nb_dtype dt = DTYPES[d];
+      int64_t  rows = large ? 4700 : 300, one = 1;
+      char     what[64];
+      snprintf(what, sizeof what, "which reductions are sinks %s rows=%lld", dtname(dt), (long long)rows);
+      g = nb_graph_new();
+      nb_expr *a = nb_input(g, "a", dt, 2, (int64_t[]){rows, 64});
+      nb_expr *c = nb_input(g, "c", dt, 1, &one);
+      nb_expr *t = sink_chain(a, a), *outs[7];
+      nb_expr *closed = nb_muls(t, 3);
+      outs[1] = nb_sum(t, 1, (int[]){0}, false);
+      outs[2] = nb_max(t, 1, (int[]){1}, true);
+      outs[0] = nb_transpose(closed, NULL); /* reads closed: closes its group */
+      outs[3] = nb_sum(a, 0, NULL, false);
+      outs[4] = nb_prod(closed, 0, NULL, false);
+      outs[5] = nb_sum(nb_sin(c), 0, NULL, false);
+      outs[6] = nb_max(nb_cos(a), 0, NULL, false);
+      f = make_fn(what, g, 2, (nb_expr *[]){a, c}, 7, outs);
+      nb_graph_free(g);
+      if (!f) continue;
+      int ns = check_sinks(what, f, NULL), want[7] = {0, !large, !large, 0, 0, 0, 1};
+      for (int j = 1; j < 7; j++)
+        if (is_sink(f, root_node(f, f->out[j])) != want[j])
+          FAILF("%s: output %d is %sa sink", what, j, want[j] ? "not " : "");
+      if (ns != 1 + 2 * !large) FAILF("%s: %d sinks, want %d", what, ns, 1 + 2 * !large);
+      check_fn(what, f, D_ANY, EXACT, 16100u + 10u * (unsigned)large + (unsigned)d);
+      nb_fn_free(f);
+    }
+}
+
+/* Gradients through sinks: value_and_grad of sum(sin(x) y + 0.5) max(x y)
+ * (the value needs both sinks), grad of sum((e / sum e)^2) with e = exp(x -
+ * max x) (the backward pass reads the sums), the vjp of [sum t, prod(0.01 t +
+ * 0.995), mean t] of t = sin(x) y + 0.5; every derivative function has sinks */
+static void test_sink_grads(void) {
+  static const int64_t sizes[3] = {513, 5000, SINK_LARGE};
+  for (int d = 0; d < 2; d++)
+    for (int s = 0; s < 3; s++)
+      for (int c = 0; c < 3; c++) {
+        nb_dtype dt = DTYPES[d];
+        int64_t  n = sizes[s];
+        static const char *const names[3] = {"value_and_grad of sum(t) max(x y)", "grad of sum((e / sum e)^2)",
+                                             "vjp of [sum t, prod, mean t]"};
+        char what[128];
+        snprintf(what, sizeof what, "%s %s n=%lld", names[c], dtname(dt), (long long)n);
+        nb_graph *g = nb_graph_new();
+        nb_expr  *x = nb_input(g, "x", dt, 1, &n), *y = nb_input(g, "y", dt, 1, &n);
+        nb_expr  *t = sink_chain(x, y), *o[3];
+        int       no = 1;
+        if (c == 0) {
+          nb_expr *st = nb_sum(t, 0, NULL, false);
+          o[0] = nb_mul(st, nb_max(nb_mul(x, y), 0, NULL, false));
+        } else if (c == 1) {
+          nb_expr *xm = nb_max(x, 0, NULL, false); /* of an input: no sink */
+          nb_expr *e = nb_exp(nb_sub(nb_muls(nb_mul(x, y), 0.5), xm));
+          nb_expr *se = nb_sum(e, 0, NULL, false);
+          o[0] = nb_sum(nb_square(nb_div(e, se)), 0, NULL, false);
+        } else {
+          o[0] = nb_sum(t, 0, NULL, false);
+          o[1] = nb_prod(nb_adds(nb_muls(t, 0.01), 0.995), 0, NULL, false);
+          o[2] = nb_mean(t, 0, NULL, false);
+          no = 3;
+        }
+        nb_fn *f = make_fn(what, g, 2, (nb_expr *[]){x, y}, no, o);
+        nb_graph_free(g);
+        if (!f) continue;
+        nb_fn *df = c == 0 ? nb_value_and_grad(f, NULL) : c == 1 ? nb_grad(f, NULL) : nb_vjp(f, NULL);
+        if (derived_ok(what, df)) {
+          int ns = check_sinks(what, df, NULL);
+          if (ns < 1) FAILF("%s: no sinks in the derivative", what);
+          check_fn(what, df, D_ANY, EXACT, 17000u + 100u * (unsigned)s + 10u * (unsigned)c + (unsigned)d);
+        }
+        nb_fn_free(df);
+        nb_fn_free(f);
+      }
+}
+
+/* ---- the same sums on 1 and 2 threads ---- */
+
+/* set in the child process that runs test_sink_child with another pool size:
+ * the file its results go to */
+#define SINK_CHILD_ENV "NB_TEST_SINK_CHILD"
+
+/* sinks of SINK_LARGE elements in both dtypes: [sum, max, prod, mean, min] of
+ * t = sin(x) y + 0.5 and sum(sin(u) cos(u)) of a slice of step 2 */
+static nb_fn *fn_sink_threads(void) {
+  nb_graph *g = nb_graph_new();
+  nb_expr  *in[6], *o[2 * (NSK + 1)];
+  int       no = 0;
+  for (int d = 0; d < 2; d++) {
+    nb_dtype dt = DTYPES[d];
+    int64_t  n2 = 2 * SINK_LARGE;
+    nb_expr *x = in[3 * d] = nb_input(g, "x", dt, 2, SINK_SHAPE[NSINK_SIZES - 1]);
+    nb_expr *y = in[3 * d + 1] = nb_input(g, "y", dt, 2, SINK_SHAPE[NSINK_SIZES - 1]);
+    nb_expr *w = in[3 * d + 2] = nb_input(g, "w", dt, 1, &n2);
+    nb_expr *t = sink_chain(x, y), *u = nb_slice(w, 0, 0, n2, 2);
+    for (int k = 0; k < NSK; k++) o[no++] = sink_reduce(k, t, false, false);
+    o[no++] = nb_sum(nb_mul(nb_sin(u), nb_cos(u)), 0, NULL, false);
+  }
+  nb_fn *f = make_fn("sinks on threads", g, 6, in, no, o);
+  nb_graph_free(g);
+  return f;
+}
+
+/* f's outputs on fixed inputs (against the reference, bit for bit), in out */
+static bool sink_threads_run(nb_fn *f, bufs *out) {
+  bufs in, ref;
+  bool ok = bufs_make(&in, f, true) && bufs_make(out, f, false) && bufs_make(&ref, f, false);
+  if (ok) {
+    bufs_random(&in, NULL, D_ANY, 18000u);
+    ok = call_fast(f, &in, out) == NB_OK && call_ref(f, &in, &ref) == NB_OK;
+  }
+  if (ok) compare_bufs("sinks on threads", out, &ref, NULL, EXACT, NULL, false);
+  else FAILF("sinks on threads: out of memory or a call failed: %s", nb_errmsg());
+  bufs_free(&in), bufs_free(&ref);
+  return ok;
+}
+
+/* the large groups' parts (they are split over the pool), forced to parts */
+static int sink_parts(nb_fn *f, int parts) {
+  int had = 0;
+  for (int32_t g = 0; f && f->plan && g < f->plan->ngroups; g++)
+    if (f->plan->groups[g].nsink && f->plan->groups[g].size >= NB__PARALLEL_MIN) {
+      had = f->plan->groups[g].parts;
+      if (parts) f->plan->groups[g].parts = parts;
+    }
+  return had;
+}
+
+/* The sums of fn_sink_threads on the pool, on the calling thread alone (the
+ * groups' parts forced to 1), from 2 callers at once, and in a child process
+ * with NB_NUM_THREADS 1 or 2 (whichever this process's pool is not, or 1):
+ * the same bits everywhere */
+static void test_sink_threads(void) {
+  nb_fn *f = fn_sink_threads();
+  bufs   pool, one, child;
+  memset(&pool, 0, sizeof pool), memset(&one, 0, sizeof one), memset(&child, 0, sizeof child);
+  if (!f || !sink_threads_run(f, &pool)) goto done;
+  int parts = sink_parts(f, 0);
+  if (parts != nb__pool_threads()) FAILF("sinks on threads: the groups run on %d threads, the pool has %d", parts, nb__pool_threads());
+  sink_parts(f, 1);
+  if (sink_threads_run(f, &one) && !bufs_same_bits(&pool, &one))
+    FAILF("sinks on threads: %d threads and the calling thread alone give different bits", parts);
+  sink_parts(f, parts);
+  int modes[2 * (NSK + 1)];
+  for (int j = 0; j < 2 * (NSK + 1); j++) modes[j] = EXACT;
+  check_threads("sinks on threads", f, 2, true, modes, 18100u);
+  /* the child: this binary, this suite, stdout discarded */
+  char dir[400], path[512];
+  if (!tmpdir_make(dir, sizeof dir)) goto done;
+  snprintf(path, sizeof path, "%s/sinks", dir);
+  int nt = nb__pool_threads() == 1 ? 2 : 1, st = fx_run_suite_child("exec", nt, SINK_CHILD_ENV, path);
+  if (st < 0) goto cleanup;
+  if (st) {
+    FAILF("sinks with NB_NUM_THREADS=%d failed (status %d)", nt, st);
+    goto cleanup;
+  }
+  FILE *in = fopen(path, "rb");
+  bool  read_all = in && bufs_make(&child, f, false);
+  for (int j = 0; read_all && j < child.n; j++) read_all = fread(child.p[j], 1, nbytes(&child, j), in) == nbytes(&child, j);
+  if (in) fclose(in);
+  if (!read_all) FAILF("sinks on threads: cannot read the child's results from %s", path);
+  else if (!bufs_same_bits(&pool, &child)) {
+    FAILF("sinks on threads: %d threads and NB_NUM_THREADS=%d give different bits", nb__pool_threads(), nt);
+    compare_bufs("sinks on threads, the child's", &child, &pool, NULL, EXACT, NULL, false);
+  }
+cleanup:
+  remove(path);
+  if (rmdir(dir)) FAILF("sinks on threads: %s is not empty", dir);
+done:
+  bufs_free(&pool), bufs_free(&one), bufs_free(&child);
+  nb_fn_free(f);
+}
+
+/* in the child: the sums on the pool size asked for, written to the file */
+static void test_sink_child(void) {
+  const char *want = getenv("NB_NUM_THREADS"), *path = getenv(SINK_CHILD_ENV);
+  CHECK(want && nb__pool_threads() == atoi(want));
+  nb_fn *f = fn_sink_threads();
+  bufs   out;
+  memset(&out, 0, sizeof out);
+  if (f && sink_threads_run(f, &out)) {
+    int parts = sink_parts(f, 0);
+    CHECK(parts == nb__pool_threads());
+    FILE *o = fopen(path, "wb");
+    bool  ok = o != NULL;
+    for (int j = 0; ok && j < out.n; j++) ok = fwrite(out.p[j], 1, nbytes(&out, j), o) == nbytes(&out, j);
+    if (o && fclose(o)) ok = false;
+    if (!ok) FAILF("cannot write %s", path);
+  }
+  bufs_free(&out);
+  nb_fn_free(f);
+}
+
 void suite_exec(void) {
 #if defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
   /* the reference evaluator allocates a buffer per node: keep freed memory
@@ -1340,6 +2211,10 @@ void suite_exec(void) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
+  if (getenv(SINK_CHILD_ENV)) { /* test_sink_threads's child */
+    RUN(test_sink_child);
+    return;
+  }
   RUN(test_ops_table);
   RUN(test_fusion_chains);
   RUN(test_groups_interleaved);
@@ -1359,4 +2234,13 @@ void suite_exec(void) {
   RUN(test_no_alloc_after_first_call);
   RUN(test_threads);
   RUN(test_workspace);
+  RUN(test_sink_every_axis);
+  RUN(test_sink_some_axes);
+  RUN(test_sink_nonfinite);
+  RUN(test_sink_stored_operand);
+  RUN(test_sink_readers);
+  RUN(test_sink_shapes);
+  RUN(test_sink_plan);
+  RUN(test_sink_grads);
+  RUN(test_sink_threads);
 }

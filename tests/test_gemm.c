@@ -32,22 +32,17 @@
  * text calls the kernel for every blocked product, and never for sizes just
  * below the threshold. */
 #define _POSIX_C_SOURCE 200809L
-#include <fcntl.h>
 #include <float.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixture.h"
 
 #include "../src/exec/exec.h"
 #include "../src/prim/gemm.h"
-
-extern char **environ;
 
 /* set in the child processes that run the interpreter with another pool size */
 #define CHILD_ENV "NB_TEST_GEMM_CHILD"
@@ -921,41 +916,11 @@ static void test_gemm_text(void) {
  * in a child process (this binary, this suite, stdout discarded) with
  * NB_NUM_THREADS 1 or 2, whichever this process's pool is not */
 static void test_gemm_pool_sizes(void) {
-  char self[4096];
-  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (len <= 0) {
-    fprintf(stderr, "  %s: no /proc/self/exe: the pool sizes not tested\n", th_current);
-    return;
-  }
-  self[len] = 0;
   for (int nt = 1; nt <= 2; nt++) {
     if (nt == nb__pool_threads()) continue;
-    int n = 0;
-    while (environ[n]) n++;
-    char   threads[32];
-    char **env = calloc((size_t)n + 3, sizeof *env);
-    if (!env) return;
-    int e = 0;
-    for (int i = 0; i < n; i++)
-      if (strncmp(environ[i], "NB_NUM_THREADS=", 15) && strncmp(environ[i], CHILD_ENV "=", strlen(CHILD_ENV) + 1))
-        env[e++] = environ[i];
-    snprintf(threads, sizeof threads, "NB_NUM_THREADS=%d", nt);
-    env[e++] = threads, env[e++] = CHILD_ENV "=1", env[e] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    char *argv[] = {self, "gemm", NULL};
-    pid_t pid;
-    fflush(stdout), fflush(stderr);
-    int rc = posix_spawn(&pid, self, &fa, NULL, argv, env), status = 0;
-    posix_spawn_file_actions_destroy(&fa);
-    free(env);
-    if (rc) {
-      FAILF("posix_spawn %s: %s", self, strerror(rc));
-      continue;
-    }
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-      FAILF("the interpreted products with NB_NUM_THREADS=%d failed (status %d)", nt, status);
+    int st = fx_run_suite_child("gemm", nt, CHILD_ENV, "1");
+    if (st == -2) return;
+    if (st > 0) FAILF("the interpreted products with NB_NUM_THREADS=%d failed (status %d)", nt, st);
   }
 }
 
