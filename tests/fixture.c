@@ -873,3 +873,50 @@ int fx_run_suite_child(const char *suite, int threads, const char *name, const c
   }
   return WEXITSTATUS(status);
 }
+
+char *fx_emit_text(nb_fn *f, const char *name) {
+  if (!f) return NULL;
+  FILE     *t = tmpfile();
+  nb_status st = t ? nb_fn_emit_c(f, name, t) : NB_ERR_IO;
+  char     *text = st == NB_OK ? slurp(t) : NULL;
+  if (t) fclose(t);
+  if (!text) FAILF("nb_fn_emit_c(%s): %s \"%s\"", name, nb_status_str(st), st ? nb_errmsg() : "");
+  return text;
+}
+
+int fx_count_of(const char *text, const char *s) {
+  int n = 0;
+  for (const char *p = text; p && (p = strstr(p, s)); p += strlen(s)) n++;
+  return n;
+}
+
+typedef struct compile_job {
+  nb_fn    *f;
+  nb_status st;
+  char      msg[256];
+} compile_job;
+
+static void *compile_job_run(void *arg) {
+  compile_job *j = arg;
+  j->st = nb_fn_compile(j->f);
+  snprintf(j->msg, sizeof j->msg, "%s", j->st ? nb_errmsg() : "");
+  return NULL;
+}
+
+void fx_compile_all(const char *what, nb_fn *const *fs, int n, bool *ok) {
+  compile_job j[FX_MAX_COMPILE];
+  pthread_t   t[FX_MAX_COMPILE];
+  bool        started[FX_MAX_COMPILE];
+  for (int k = 0; k < n && k < FX_MAX_COMPILE; k++) {
+    j[k] = (compile_job){fs[k], NB_OK, ""};
+    started[k] = fs[k] && pthread_create(&t[k], NULL, compile_job_run, &j[k]) == 0;
+  }
+  for (int k = 0; k < n; k++) {
+    ok[k] = false;
+    if (k >= FX_MAX_COMPILE || !fs[k]) continue;
+    if (started[k]) pthread_join(t[k], NULL);
+    else compile_job_run(&j[k]);
+    ok[k] = j[k].st == NB_OK && fs[k]->native;
+    if (!ok[k]) FAILF("%s: function %d: nb_fn_compile: %s \"%s\"", what, k, nb_status_str(j[k].st), j[k].msg);
+  }
+}

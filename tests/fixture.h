@@ -256,4 +256,12 @@ void      saved_env_free(saved_env *s);
  * cannot find itself (noted, not a failure). */
 int fx_run_suite_child(const char *suite, int threads, const char *name, const char *value);
 
+/* f's C as nb_fn_emit_c writes it (the caller frees it), NULL failing the test */
+char *fx_emit_text(nb_fn *f, const char *name);
+int   fx_count_of(const char *text, const char *s); /* occurrences of s in text */
+/* nb_fn_compile of fs[0..n) (NULLs skipped, at most FX_MAX_COMPILE) on as many
+ * threads at once; ok[k]: fs[k] runs native code; the others fail the test */
+enum { FX_MAX_COMPILE = 8 };
+void fx_compile_all(const char *what, nb_fn *const *fs, int n, bool *ok);
+
 #endif

@@ -22,6 +22,7 @@ void suite_vmap(void);             /* test_vmap.c: vmap, batch products, composi
 void suite_exec(void);             /* test_exec.c: nb_call's fast paths against the reference */
 void suite_emit(void);             /* test_emit.c: standalone C and native code              */
 void suite_gemm(void);             /* test_gemm.c: the blocked matrix product (prim/gemm.h)  */
+void suite_sinks(void);            /* test_sinks.c: reductions over some axes as group sinks */
 
 static const th_suite th_suites[] = {
     {"elementwise", suite_elementwise}, {"broadcast", suite_broadcast},
@@ -34,6 +35,7 @@ static const th_suite th_suites[] = {
     {"diff_transforms", suite_diff_transforms}, {"adbench", suite_adbench},
     {"vmap", suite_vmap},               {"exec", suite_exec},
     {"emit", suite_emit},               {"gemm", suite_gemm},
+    {"sinks", suite_sinks},
     {0, 0}};
 
 #endif

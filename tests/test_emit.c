@@ -142,25 +142,6 @@ static bool compile_one_(const char *file, int line, const char *what, nb_fn *f)
 }
 #define compile_one(what, f) compile_one_(__FILE__, __LINE__, what, f)
 
-/* f's C as nb_fn_emit_c writes it under name (the caller frees it); NULL,
- * failing the test, when that fails */
-static char *emit_text(nb_fn *f, const char *name) {
-  if (!f) return NULL;
-  FILE     *t = tmpfile();
-  nb_status st = t ? nb_fn_emit_c(f, name, t) : NB_ERR_IO;
-  char     *text = st == NB_OK ? slurp(t) : NULL;
-  if (t) fclose(t);
-  if (!text) FAILF("nb_fn_emit_c(%s): %s \"%s\"", name, nb_status_str(st), st ? nb_errmsg() : "");
-  return text;
-}
-
-/* occurrences of s in text */
-static int count_of(const char *text, const char *s) {
-  int n = 0;
-  for (const char *p = text; p && (p = strstr(p, s)); p += strlen(s)) n++;
-  return n;
-}
-
 /* ---- every operation in one function per dtype ---------------------------------------- */
 
 enum { MAXOUT = FX_MAXBUFS };
@@ -495,7 +476,7 @@ static void test_derivatives_native(void) {
     d[8] = fn_vjp_sin();
     d[9] = fn_vjp_stencil();
     for (int k = 0; k < ND; k++) derived_ok(names[k], d[k]);
-    char *text = emit_text(d[9], "stencil"); /* its loops run through NB_RUN */
+    char *text = fx_emit_text(d[9], "stencil"); /* its loops run through NB_RUN */
     if (text && !strstr(text, "NB_RUN(stencil_loop0, "))
       FAILF("%s (%d elements): no loop is a function of its range (NB__PARALLEL_MIN %d)", names[9], STENCIL_N,
             NB__PARALLEL_MIN);
@@ -877,9 +858,9 @@ static void test_matmul_forms_text(void) {
     const mm_case *k = &MM_CASES[c];
     outs           O;
     nb_fn         *f = fn_mm(NB_F64, c, 1, &O);
-    char          *text = emit_text(f, "mm");
-    if (text && count_of(text, SWAP_NOTE) != k->nswap)
-      FAILF("%s: %d transposes read through, want %d", k->what, count_of(text, SWAP_NOTE), k->nswap);
+    char          *text = fx_emit_text(f, "mm");
+    if (text && fx_count_of(text, SWAP_NOTE) != k->nswap)
+      FAILF("%s: %d transposes read through, want %d", k->what, fx_count_of(text, SWAP_NOTE), k->nswap);
     if (text && !strstr(text, FORM_TEXT[k->form])) FAILF("%s: no product with \"%s\"", k->what, FORM_TEXT[k->form]);
     total += k->nswap;
     free(text);
@@ -887,9 +868,9 @@ static void test_matmul_forms_text(void) {
   }
   outs   O;
   nb_fn *f = fn_mm(NB_F32, 0, NMM, &O);
-  char  *text = emit_text(f, "mm_all");
-  if (text && count_of(text, SWAP_NOTE) != total)
-    FAILF("every case in one f32 function: %d transposes read through, want %d", count_of(text, SWAP_NOTE), total);
+  char  *text = fx_emit_text(f, "mm_all");
+  if (text && fx_count_of(text, SWAP_NOTE) != total)
+    FAILF("every case in one f32 function: %d transposes read through, want %d", fx_count_of(text, SWAP_NOTE), total);
   free(text);
   nb_fn_free(f);
 }
@@ -988,9 +969,9 @@ static void test_matmul_derivatives_native(void) {
     for (int k = 0; k < NQD; k++) derived_ok(names[k], d[k]);
   }
   for (int k = 0; k < NQD; k++) {
-    char *text = emit_text(d[k], "qx");
-    if (text && count_of(text, SWAP_NOTE) != qx_swaps(QX_TERMS, NQX))
-      FAILF("%s: %d transposes read through, want %d", names[k], count_of(text, SWAP_NOTE), qx_swaps(QX_TERMS, NQX));
+    char *text = fx_emit_text(d[k], "qx");
+    if (text && fx_count_of(text, SWAP_NOTE) != qx_swaps(QX_TERMS, NQX))
+      FAILF("%s: %d transposes read through, want %d", names[k], fx_count_of(text, SWAP_NOTE), qx_swaps(QX_TERMS, NQX));
     for (int form = 0; text && form < 3; form++)
       if (!strstr(text, MASKED_TEXT[form])) FAILF("%s: no masked product with \"%s\"", names[k], MASKED_TEXT[form]);
     free(text);
@@ -1060,9 +1041,9 @@ static void test_masked_products_nonfinite(void) {
   }
   int swaps = qx_swaps(QX_DROP, NQX_DROP);
   for (int k = 0; k < 2; k++) {
-    char *text = emit_text(d[k], "qx_drop");
-    if (text && count_of(text, SWAP_NOTE) != swaps)
-      FAILF("%s: %d transposes read through, want %d", names[k], count_of(text, SWAP_NOTE), swaps);
+    char *text = fx_emit_text(d[k], "qx_drop");
+    if (text && fx_count_of(text, SWAP_NOTE) != swaps)
+      FAILF("%s: %d transposes read through, want %d", names[k], fx_count_of(text, SWAP_NOTE), swaps);
     free(text);
   }
   int modes[FX_MAXBUFS];
@@ -1150,12 +1131,12 @@ static void test_reduce_along_native(void) {
   int modes[NRC], doms[NRA];
   for (int c = 0; c < NRC; c++) { /* alone: omp simd where the steps write distinct outputs */
     nb_fn *f = fn_ra(NB_F64, c, 1, modes);
-    char  *text = emit_text(f, "ra");
+    char  *text = fx_emit_text(f, "ra");
     /* exp(a) is a fused group: the sum joins it as a sink, folding exp's blocks */
     const char *along = RA_CASES[c].op == sum_of_exp ? "double *a = (double *)(ws + " : " *acc = &v";
     if (text && !strstr(text, along)) FAILF("%s: not written along the operand", RA_CASES[c].what);
-    if (text && count_of(text, "  NB_SIMD\n") != RA_CASES[c].simd)
-      FAILF("%s: %d omp simd loops, want %d", RA_CASES[c].what, count_of(text, "  NB_SIMD\n"), RA_CASES[c].simd);
+    if (text && fx_count_of(text, "  NB_SIMD\n") != RA_CASES[c].simd)
+      FAILF("%s: %d omp simd loops, want %d", RA_CASES[c].what, fx_count_of(text, "  NB_SIMD\n"), RA_CASES[c].simd);
     free(text);
     nb_fn_free(f);
   }
@@ -1246,7 +1227,7 @@ static void test_broadcast_rows_text(void) {
   for (int k = 0; k < NBP; k++) {
     outs           O;
     nb_fn         *f = fn_bc(NB_F64, k, 1, &O);
-    char          *text = emit_text(f, "bc");
+    char          *text = fx_emit_text(f, "bc");
     const fx_bcase *c = k < FX_NBCASES ? &FX_BCASES[k] : NULL;
     const char    *what = c ? c->what : BP_NAMES[k - FX_NBCASES];
     char           cut[96];
@@ -1254,7 +1235,7 @@ static void test_broadcast_rows_text(void) {
       nb_fn_free(f);
       continue;
     }
-    int rows = count_of(text, ROWS_TEXT), cuts = count_of(text, CUT_TEXT);
+    int rows = fx_count_of(text, ROWS_TEXT), cuts = fx_count_of(text, CUT_TEXT);
     if (c) {
       check_bcase(what, f, c);
       int64_t run = c->ext[c->nlev - 1];
@@ -1268,19 +1249,19 @@ static void test_broadcast_rows_text(void) {
     if (k == BP_RUNS && (rows != 1 || cuts != 11))
       FAILF("%s: %d loops cut into rows at %d runs, want 1 and 11", what, rows, cuts);
     bool fns = strstr(text, "NB_RUN(bc_loop0, ") != NULL; /* a loop is a function of its range */
-    if (k == BP_LARGE && (!fns || count_of(text, RANGE_ROWS_TEXT) != 1 || cuts != 2))
-      FAILF("%s: %d loops of a range cut into rows at %d runs, want 1 and 2", what, count_of(text, RANGE_ROWS_TEXT), cuts);
-    if (k == BP_BLOCKED && (fns || count_of(text, BLOCK_ROWS_TEXT) != 2))
-      FAILF("%s: %d parts of blocks cut into rows, want 2", what, count_of(text, BLOCK_ROWS_TEXT));
-    if (k == BP_BLOCKED_LARGE && (!fns || count_of(text, BLOCK_ROWS_TEXT) != 2))
+    if (k == BP_LARGE && (!fns || fx_count_of(text, RANGE_ROWS_TEXT) != 1 || cuts != 2))
+      FAILF("%s: %d loops of a range cut into rows at %d runs, want 1 and 2", what, fx_count_of(text, RANGE_ROWS_TEXT), cuts);
+    if (k == BP_BLOCKED && (fns || fx_count_of(text, BLOCK_ROWS_TEXT) != 2))
+      FAILF("%s: %d parts of blocks cut into rows, want 2", what, fx_count_of(text, BLOCK_ROWS_TEXT));
+    if (k == BP_BLOCKED_LARGE && (!fns || fx_count_of(text, BLOCK_ROWS_TEXT) != 2))
       FAILF("%s: %d parts of blocks cut into rows in a function of a range, want 2", what,
-            count_of(text, BLOCK_ROWS_TEXT));
+            fx_count_of(text, BLOCK_ROWS_TEXT));
     /* the pad a broadcast reads is made, the other is read through a guard by
      * loops cut at its edges (40 and 104), and in rows at multiples of 64 */
-    if (k == BP_OUTSIDE && (count_of(text, "/* pad */\n") != 1 || count_of(text, GUARD_NOTE) != 1 ||
+    if (k == BP_OUTSIDE && (fx_count_of(text, "/* pad */\n") != 1 || fx_count_of(text, GUARD_NOTE) != 1 ||
                             !strstr(text, "for (int64_t r0 = 40, r1; r0 < 104; r0 = r1)")))
       FAILF("%s: %d pads made, %d read through a guard, want 1 and 1, in rows between the edges", what,
-            count_of(text, "/* pad */\n"), count_of(text, GUARD_NOTE));
+            fx_count_of(text, "/* pad */\n"), fx_count_of(text, GUARD_NOTE));
     free(text);
     nb_fn_free(f);
   }
@@ -1316,7 +1297,7 @@ static void test_broadcast_native(void) {
   int rsum[FX_MAXBUFS];
   for (int j = 0; j < FX_MAXBUFS; j++) rsum[j] = RSUM;
   if (l && derived_ok(names[2], f[2])) {
-    char *text = emit_text(f[2], "mlp");
+    char *text = fx_emit_text(f[2], "mlp");
     if (text && !strstr(text, ROWS_TEXT)) FAILF("%s: no loop cut into rows (the bias)", names[2]);
     free(text);
   }
@@ -1580,16 +1561,16 @@ static void test_sink_text(void) {
       char    what[128], want[200];
       snprintf(what, sizeof what, "%s, n=%lld", names[kind], (long long)n);
       nb_fn *f = fn_sink_text(kind, n);
-      char  *text = emit_text(f, "sk");
+      char  *text = fx_emit_text(f, "sk");
       if (!text) {
         nb_fn_free(f);
         continue;
       }
       const nb__group *gr = sink_group_of_size(f, n);
-      int  loops = count_of(text, SINK_LOOP), runs = count_of(text, "NB_RUN(sk_loop");
-      int  bk_partials = count_of(text, "))[bk] = acc;"), rows = count_of(text, "  double *a = (double *)(ws + ");
+      int  loops = fx_count_of(text, SINK_LOOP), runs = fx_count_of(text, "NB_RUN(sk_loop");
+      int  bk_partials = fx_count_of(text, "))[bk] = acc;"), rows = fx_count_of(text, "  double *a = (double *)(ws + ");
       snprintf(want, sizeof want, "for (int64_t bk = 0; bk < %lld; bk++) {\n", (long long)blocks);
-      int folds = count_of(text, want);
+      int folds = fx_count_of(text, want);
       /* the operand's block array: sin cos's product */
       int32_t m = -1;
       for (int32_t i = 0; i < f->nnodes; i++)
@@ -1891,7 +1872,7 @@ static void test_emit_errors(void) {
     rewind(o);
   }
   /* the text: its six functions, the version; the same every time */
-  char *text[2] = {emit_text(f, "emit_f"), emit_text(f, "emit_f")};
+  char *text[2] = {fx_emit_text(f, "emit_f"), fx_emit_text(f, "emit_f")};
   CHECK(text[0] && text[1]);
   if (text[0] && text[1]) {
     check_text("emit_f", text[0], "emit_f");

@@ -641,19 +641,6 @@ static struct {
   bool   ok[3]; /* prod, vjp, grad native */
 } nat;
 
-typedef struct cjob {
-  nb_fn    *f;
-  nb_status st;
-  char      msg[256];
-} cjob;
-
-static void *compile_job(void *arg) {
-  cjob *j = arg;
-  j->st = nb_fn_compile(j->f);
-  snprintf(j->msg, sizeof j->msg, "%s", j->st ? nb_errmsg() : "");
-  return NULL;
-}
-
 static void native_free(void) {
   nb_fn_free(nat.prod), nb_fn_free(nat.mprimal), nb_fn_free(nat.vjp), nb_fn_free(nat.mlp), nb_fn_free(nat.grad);
   memset(&nat, 0, sizeof nat);
@@ -682,16 +669,7 @@ static void test_gemm_compile(void) {
   nat.mlp = mlp_fn();
   nat.grad = mlp_grad(nat.mlp);
   if (!nat.prod || !nat.vjp || !nat.grad || !compiler_works()) return;
-  cjob      j[3] = {{nat.prod, NB_OK, ""}, {nat.vjp, NB_OK, ""}, {nat.grad, NB_OK, ""}};
-  pthread_t t[3];
-  bool      started[3];
-  for (int k = 0; k < 3; k++) started[k] = pthread_create(&t[k], NULL, compile_job, &j[k]) == 0;
-  for (int k = 0; k < 3; k++) {
-    if (started[k]) pthread_join(t[k], NULL);
-    else compile_job(&j[k]);
-    nat.ok[k] = j[k].st == NB_OK && j[k].f->native;
-    if (!nat.ok[k]) FAILF("function %d: nb_fn_compile: %s \"%s\"", k, nb_status_str(j[k].st), j[k].msg);
-  }
+  fx_compile_all("gemm", (nb_fn *[]){nat.prod, nat.vjp, nat.grad}, 3, nat.ok);
 }
 
 /* ---- the tests --------------------------------------------------------------------------- */
@@ -848,25 +826,11 @@ static int64_t count(const char *s, const char *w) {
   return n;
 }
 
-static char *emit_text(nb_fn *f) {
-  char  *buf = NULL;
-  size_t len = 0;
-  FILE  *o = f ? open_memstream(&buf, &len) : NULL;
-  if (!o) return NULL;
-  nb_status st = nb_fn_emit_c(f, "gemm", o);
-  fclose(o);
-  if (st) {
-    FAILF("nb_fn_emit_c: %s", nb_errmsg());
-    free(buf), buf = NULL;
-  }
-  return buf;
-}
-
 static void test_gemm_text(void) {
   prod   ps[MAXP];
   int    np = all_prods(ps, 0);
   nb_fn *f = products_fn(ps, np);
-  char  *t = emit_text(f), w[160];
+  char  *t = fx_emit_text(f, "gemm"), w[160];
   for (int d = 0; t && d < 2; d++) {
     const char *s = d ? "f32" : "f64";
     int         nb = 0, nt = 0;
@@ -897,7 +861,7 @@ static void test_gemm_text(void) {
   /* a masked product: the kernel behind a finite test, in both dtypes */
   nb_fn *v, *mf;
   v = masked_vjp(&mf);
-  t = emit_text(v);
+  t = fx_emit_text(v, "gemm");
   if (t && !(strstr(t, "if (nb_gemm_finite_f64(") && strstr(t, "if (nb_gemm_finite_f32(")))
     FAILF("no masked product runs the blocked kernel");
   free(t), nb_fn_free(v), nb_fn_free(mf);
@@ -905,7 +869,7 @@ static void test_gemm_text(void) {
   np = all_prods(ps, 2);
   CHECK(np == 2 * NBELOW);
   f = products_fn(ps, np);
-  t = emit_text(f);
+  t = fx_emit_text(f, "gemm");
   if (t && strstr(t, "nb_gemm")) FAILF("products below the threshold call the kernel");
   CHECK(t != NULL);
   free(t), nb_fn_free(f);
