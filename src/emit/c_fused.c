@@ -265,20 +265,27 @@ static void put_segments(emitter *e, const int32_t *members, int32_t count, int6
 
 /* The blocked form of a group: a loop over its blocks, each block one loop
  * per part (e->part) at i = i0 + j, the values that cross from one part to
- * a later one, or that a sink reads, in block-sized local arrays. Blocks
- * are split over threads whole, so each sink's partials are the same
- * whatever the split. */
-static void put_blocks(emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t partials) {
-  FILE         *body = NULL;
+ * a later one, or that a sink reads, in block-sized local arrays. With
+ * sinks, the loop runs over block indices, so threads get whole blocks and
+ * each sink's partials are the same whatever the split; without, over
+ * element ranges (measured a few percent faster on two threads, B2's vjp). */
+static void put_blocks(emitter *e, const int32_t *members, int32_t count, int64_t size, int64_t partials,
+                       bool sinks) {
+  FILE          *body = NULL;
   const int32_t *part = e->part;
-  int64_t        blocks = nb__blocks(size);
+  int64_t        range = sinks ? nb__blocks(size) : size;
   nb__c_sinks(e, members, count, partials, NB__SINKS_START);
-  if (size >= NB__PARALLEL_MIN) body = nb__c_open_loop_fn(e, 0, blocks);
-  else fprintf(e->o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)blocks);
+  if (size >= NB__PARALLEL_MIN) body = nb__c_open_loop_fn(e, 0, range);
+  else fprintf(e->o, "  {\n  const int64_t lo = 0, hi = %lld;\n", (long long)range);
   FILE *o = e->o;
-  fprintf(o, "  for (int64_t bk = lo; bk < hi; bk++) {\n");
-  fprintf(o, "    const int64_t i0 = bk * %d, len = %lld - i0 < %d ? %lld - i0 : %d;\n", NB__BLOCK,
-          (long long)size, NB__BLOCK, (long long)size, NB__BLOCK);
+  if (sinks) {
+    fprintf(o, "  for (int64_t bk = lo; bk < hi; bk++) {\n");
+    fprintf(o, "    const int64_t i0 = bk * %d, len = %lld - i0 < %d ? %lld - i0 : %d;\n", NB__BLOCK,
+            (long long)size, NB__BLOCK, (long long)size, NB__BLOCK);
+  } else {
+    fprintf(o, "  for (int64_t i0 = lo; i0 < hi; i0 += %d) {\n", NB__BLOCK);
+    fprintf(o, "    const int64_t len = hi - i0 < %d ? hi - i0 : %d;\n", NB__BLOCK, NB__BLOCK);
+  }
   for (int32_t k = 0; k < count; k++) {
     if (!e->needed[members[k]]) continue;
     if (nb__c_block_sink(e, members[k])) e->cross[src_of(e, members[k], 0)] = 1;
@@ -313,7 +320,7 @@ void nb__c_group(emitter *e, const int32_t *members, int32_t count, int64_t size
     part[k] = nparts - 1;
   }
   if (any && nparts == 1 && !sinks) put_segments(e, members, count, size);
-  else if (any) put_blocks(e, members, count, size, partials);
+  else if (any) put_blocks(e, members, count, size, partials, sinks);
   for (int32_t k = 0; k < count; k++)
     if (nb__is_reduction(node(e, members[k])->op) && e->fused[members[k]]) nb__c_node(e, members[k]);
 }
