@@ -48,7 +48,9 @@ enum {
  * partial (a double), and after the group the partials fold in block order,
  * so its value does not depend on how blocks were split over threads. Any
  * other reduction joins only groups too small to be split: the blocks fold
- * in order into accumulators, a double per element of the reduction. */
+ * in order into accumulators, a double per element of the reduction. A node
+ * reading a sink closes the group (it must run first), so a reduction made
+ * after such a reader is a step of its own. */
 typedef struct nb__group {
   int32_t first, count; /* its members in plan->members, in topological order */
   int64_t size;         /* elements of every member but its sinks */
