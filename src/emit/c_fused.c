@@ -332,19 +332,20 @@ static bool stable(const emitter *e, int32_t j) {
   return e->p->home[j].kind == NB__HOME_IN || e->p->home[j].kind == NB__HOME_CONST;
 }
 
-/* a group whose loops read pads through dynamic guards: in its blocked
- * form, or reading too many pads to be cut into stretches at their edges */
 static bool any_split(const emitter *e, const int32_t *members, int32_t count) {
   for (int32_t k = 0; k < count; k++)
     if (splits(e, members, 0, k)) return true;
   return false;
 }
 
-static bool dynamic_guards(const emitter *e, const int32_t *members, int32_t count, int64_t size) {
+/* a group whose loops read pads through dynamic guards: in its blocked form
+ * (split, or with sinks), or reading too many pads to be cut into stretches
+ * at their edges */
+static bool dynamic_guards(const emitter *e, const int32_t *members, int32_t count, int64_t size, bool split) {
   int64_t edge[NB__MAX_EDGES];
   for (int32_t k = 0; k < count; k++)
     if (nb__c_block_sink(e, members[k])) return true;
-  return any_split(e, members, count) || pad_edges(e, members, count, size, edge) < 0;
+  return split || pad_edges(e, members, count, size, edge) < 0;
 }
 
 /* Which nodes can be recomputed at any index (rec), which guarded pads are
@@ -367,11 +368,12 @@ void nb__c_analyse(emitter *e) {
   for (int32_t g = 0; g < p->ngroups; g++) {
     const int32_t *members = p->members + p->groups[g].first;
     int32_t        count = p->groups[g].count;
+    bool           split = any_split(e, members, count);
     /* a sink recomputing sin and cos of one value would get one scalar
        sincos call: in a group split there, it folds the group's blocks */
-    for (int32_t k = 0; k < count && any_split(e, members, count); k++)
+    for (int32_t k = 0; k < count && split; k++)
       if (nb__is_reduction(node(e, members[k])->op)) e->fused[members[k]] = 0;
-    if (!dynamic_guards(e, members, count, p->groups[g].size)) continue;
+    if (!dynamic_guards(e, members, count, p->groups[g].size, split)) continue;
     for (int32_t k = 0; k < count; k++)
       for (int s = 0; s < node(e, members[k])->nsrc; s++)
         if (guarded_pad(e, src_of(e, members[k], s))) e->through[src_of(e, members[k], s)] = NB__THROUGH_GUARD;

@@ -63,16 +63,25 @@ static void fold_rows(const emitter *e, int32_t i, int64_t at) {
 
 static void put_sink(const emitter *e, int32_t i, int64_t at, nb__sinks_phase phase) {
   const nb__node *n = node(e, i), *x = node(e, src_of(e, i, 0));
+  bool            partials = nb__sink_partials(n, x);
   FILE           *o = e->o;
-  if (nb__sink_partials(n, x) && phase == NB__SINKS_BLOCK) put_partial(e, i, at);
-  else if (nb__sink_partials(n, x) && phase == NB__SINKS_FINISH) fold_partials(e, i, at, nb__blocks(x->size));
-  else if (phase == NB__SINKS_BLOCK) fold_rows(e, i, at);
-  else if (phase == NB__SINKS_START)
-    fprintf(o, "  for (int64_t q = 0; q < %lld; q++) ((double *)(ws + %lld))[q] = %s;\n", (long long)n->size,
-            (long long)at, nb__c_identity(n->op));
-  else if (!nb__sink_partials(n, x))
-    fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)((const double *)(ws + %lld))[q];\n",
-            (long long)n->size, i, ctype(n), (long long)at);
+  switch (phase) {
+  case NB__SINKS_START:
+    if (!partials)
+      fprintf(o, "  for (int64_t q = 0; q < %lld; q++) ((double *)(ws + %lld))[q] = %s;\n", (long long)n->size,
+              (long long)at, nb__c_identity(n->op));
+    break;
+  case NB__SINKS_BLOCK:
+    if (partials) put_partial(e, i, at);
+    else fold_rows(e, i, at);
+    break;
+  case NB__SINKS_FINISH:
+    if (partials) fold_partials(e, i, at, nb__blocks(x->size));
+    else
+      fprintf(o, "  for (int64_t q = 0; q < %lld; q++) v%d[q] = (%s)((const double *)(ws + %lld))[q];\n",
+              (long long)n->size, i, ctype(n), (long long)at);
+    break;
+  }
 }
 
 void nb__c_sinks(const emitter *e, const int32_t *members, int32_t count, int64_t partials, nb__sinks_phase phase) {

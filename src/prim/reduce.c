@@ -94,12 +94,6 @@ static double identity_of(red_kind k) { return k == RED_SUM ? 0.0 : k == RED_PRO
 NB__BLOCK_FOLD(double, block_fold64)
 NB__BLOCK_FOLD(float, block_fold32)
 
-static double fold_blocks(red_kind kind, const double *value, int64_t count) {
-  double acc = identity_of(kind);
-  for (int64_t b = 0; b < count; b++) acc = combine(kind, acc, value[b]);
-  return acc;
-}
-
 #define NB__TRAILING_RUNS(T, block_fold)                                                 \
   do {                                                                                   \
     T *o = out;                                                                          \
@@ -166,11 +160,6 @@ double nb__reduce_block(const nb__node *n, const void *x, int64_t len) {
   return n->dtype == NB_F64 ? block_fold64(kind, x, len) : block_fold32(kind, x, len);
 }
 
-void nb__reduce_partials(const nb__node *n, const double *partial, int64_t count, void *out) {
-  double acc = fold_blocks(kind_of(n->op), partial, count);
-  if (n->dtype == NB_F64) *(double *)out = acc;
-  else *(float *)out = (float)acc;
-}
 
 /* x's index maps to n's as the broadcast of n back to x's shape reads it */
 int nb__reduce_levels(const nb__node *n, const nb__node *x, int64_t *ext, int64_t *str) {
@@ -204,6 +193,14 @@ void nb__reduce_finish(const nb__node *n, const double *acc, void *out) {
   }
 NB__FOLD_INTO(double, fold_into64, block_fold64)
 NB__FOLD_INTO(float, fold_into32, block_fold32)
+
+/* the partials, one element's accumulator folded in block order */
+void nb__reduce_partials(const nb__node *n, const double *partial, int64_t count, void *out) {
+  double acc;
+  nb__reduce_start(n, &acc);
+  fold_into64(kind_of(n->op), false, partial, count, 0, &acc);
+  nb__reduce_finish(n, &acc, out);
+}
 
 typedef struct rows_fold {
   red_kind    kind;
